@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_bench.ipynb #ec7de66b
 from __future__ import annotations
-import csv, json, platform, statistics, time
+import csv, json, platform, statistics, time, fcntl
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
@@ -77,17 +77,22 @@ def read_results(csv_path) -> list[dict]:
     return list(csv.DictReader(p.open())) if p.exists() else []
 
 def append_result(csv_path, row:dict):
-    "Add one row to the results CSV, atomically."
-    rows = read_results(csv_path) + [{k: row.get(k, '') for k in GRID_COLUMNS}]
-    def write(tmp):
-        with open(tmp, 'w', newline='') as f: w = csv.DictWriter(f, GRID_COLUMNS); w.writeheader(); w.writerows(rows)
-    atomic_write(csv_path, write)
+    "Add one row to the results CSV, atomically (and under a lock, so parallel grid workers can share the file)."
+    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(str(csv_path) + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = read_results(csv_path) + [{k: row.get(k, '') for k in GRID_COLUMNS}]
+        def write(tmp):
+            with open(tmp, 'w', newline='') as f: w = csv.DictWriter(f, GRID_COLUMNS); w.writeheader(); w.writerows(rows)
+        atomic_write(csv_path, write)
 
 # %% ../nbs/10_bench.ipynb #e7719ecb
 def run_grid(csv_path='bench/results.csv', rows=None, cache_dir='bench/cache', max_rows:int|None=None, n:int=256,
-             preset:str='cpu', iters:int|None=None, synth_steps:int|None=None, command:str='', log=print) -> int:
+             preset:str='cpu', iters:int|None=None, synth_steps:int|None=None, command:str='', log=print,
+             shard:tuple=(0, 1), # (k, n): run only every n-th row starting at k (parallel workers)
+            ) -> int:
     "Run the grid rows not yet in `csv_path`, appending each; returns how many were run."
-    rows = grid_rows() if rows is None else rows
+    rows = (grid_rows() if rows is None else rows)[shard[0]::shard[1]]
     done = {row_key(r) for r in read_results(csv_path)}; todo = [r for r in rows if row_key(r) not in done][:max_rows]
     test = load_fmnist('test')
     for spec in tqdm(todo, desc='grid'):

@@ -147,7 +147,7 @@ def cmd_bench(a):
     if a.what == 'recon': return bench_recon(model, steps=a.steps or 30)
     if a.what == 'widgets': return bench_widgets(model)
     rows = grid_rows(tuple(a.models.split(',')))
-    n = run_grid(a.csv, rows, a.cache, max_rows=a.max_rows, command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
+    n = run_grid(a.csv, rows, a.cache, max_rows=a.max_rows, shard=tuple(int(v) for v in a.shard.split('/')), command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
     md = results_markdown(a.csv); atomic_write_text(md + '\n', Path(a.csv).with_suffix('.md'))
     return dict(rows_run=n, csv=a.csv, markdown=str(Path(a.csv).with_suffix('.md')))
 
@@ -167,6 +167,7 @@ def _bench_parser(sub):
     p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
     p.add_argument('--csv', default='bench/results.csv'); p.add_argument('--cache', default='bench/cache')
     p.add_argument('--models', default='default,mbv2'); p.add_argument('--max-rows', type=int, default=None)
+    p.add_argument('--shard', default='0/1', help='K/N: this worker runs every N-th grid row from K (run N workers in parallel)')
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
 
 # %% ../nbs/09_cli.ipynb #6e241ad4
