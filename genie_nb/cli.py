@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_cli.ipynb #96b97b83
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 import torch
 from .core import *
@@ -14,11 +14,13 @@ from .evaluate import evaluate
 from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
 from .qmodel import save_quantized, load_quantized, quant_report
 from .recon import QuantConfig, quantize, bench_recon
+from .core import model_fingerprint
 from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str
 
 # %% auto #0
-__all__ = ['PARSERS', 'resolve_model', 'add_common', 'cmd_eval', 'synth_config', 'cmd_synth', 'cmd_quantize', 'cmd_demo',
-           'cmd_bench', 'bench_widgets', 'build_parser', 'main', 'cli']
+__all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_desc', 'val_loader', 'real_calibration',
+           'eval_data', 'cmd_eval', 'synth_config', 'cmd_synth', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
+           'bench_widgets', 'build_parser', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(spec:str='default', # 'default', 'mbv2' or a checkpoint path
@@ -37,57 +39,117 @@ def add_common(p:argparse.ArgumentParser):
     "The options every subcommand shares."
     p.add_argument('--model', default='default', help="'default' (ResNet-20), 'mbv2', or a checkpoint path")
     p.add_argument('--weights', default=None, help='local weights file for a torchvision architecture')
-    p.add_argument('--device', default='cpu', help='cpu, cuda or auto')
+    p.add_argument('--input-shape', default=None, help="C,H,W (default: the model's metadata; 3,224,224 for torchvision)")
+    p.add_argument('--device', default='cpu', help='cpu, cuda or auto (synthesis, reconstruction and evaluation all run there)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', action='store_true', help='last line of stdout is one JSON object')
     return p
 
 # %% ../nbs/09_cli.ipynb #c2f61562
+def input_shape(a, meta:dict) -> tuple:
+    "(C, H, W) from `--input-shape`, else the model's metadata, else 3×224×224."
+    if not getattr(a, 'input_shape', None): return tuple(meta.get('input_shape') or (3, 224, 224))
+    try: s = tuple(int(v) for v in str(a.input_shape).split(','))
+    except ValueError: s = ()
+    if len(s) != 3 or min(s) <= 0: raise GenieError(f"--input-shape must be three positive integers C,H,W (e.g. 3,224,224), got {a.input_shape!r}")
+    return s
+
+# %% ../nbs/09_cli.ipynb #d40eceec
+def transform_desc(size:int) -> str:
+    "The evaluation transform `imagenet_transform(size)` in words."
+    return f"Resize({int(round(size * 256 / 224))}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
+
+def _rgb_square(shape, what):
+    if shape[0] != 3 or shape[1] != shape[2]:
+        raise GenieError(f"{what} loads RGB images with a square crop, but the model's input shape is {shape}; pass --input-shape 3,S,S")
+    return shape[1]
+
+def val_loader(a, shape, device):
+    "(DataLoader, transform description) over `--val-dir`; workers and pinned memory on CUDA."
+    size, cuda = _rgb_square(shape, '--val-dir'), torch.device(device).type == 'cuda'
+    workers = a.workers if a.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
+    return imagefolder_loader(a.val_dir, size, batch_size=a.eval_batch, workers=workers, pin_memory=cuda, limit=a.limit), transform_desc(size)
+
+# %% ../nbs/09_cli.ipynb #2abba5f6
+def real_calibration(a, model, shape) -> SyntheticData:
+    "`--n` images (seeded subset) of `--train-dir` with the evaluation transform: few-shot calibration data."
+    size, n = _rgb_square(shape, '--train-dir'), a.n or SynthConfig.preset(a.preset).n
+    with Timer() as t: x = imagefolder_images(a.train_dir, n, size=size, seed=a.seed)
+    if len(x) < n: print(f"genie-nb: warning: {a.train_dir} holds only {len(x)} images (asked for {n})", file=sys.stderr)
+    return SyntheticData(x, dict(method='real', n=len(x), seed=a.seed, source=str(a.train_dir), transform=transform_desc(size),
+                                 input_shape=list(shape), model_fingerprint=model_fingerprint(model), complete=True, seconds=t.s))
+
+def _add_real(p):
+    p.add_argument('--train-dir', default=None, help='ImageFolder for --data real / --method real (few-shot calibration)')
+
+def _add_val(p):
+    p.add_argument('--val-dir', default=None, help='ImageFolder to evaluate on (needed for torchvision models)')
+    p.add_argument('--eval-batch', type=int, default=64, help='images per evaluation batch (--val-dir)')
+    p.add_argument('--workers', type=int, default=None, help='data-loader workers (default: 8 on CUDA, 0 on CPU)')
+
+# %% ../nbs/09_cli.ipynb #b916ac13
+def eval_data(a, meta:dict, shape, device):
+    "(loader or None, data name, transform): `--val-dir`, else Fashion-MNIST for the bundled models, else None."
+    if a.val_dir: loader, tf = val_loader(a, shape, device); return loader, str(a.val_dir), tf
+    if meta.get('dataset') == 'fashion-mnist': return fmnist_loader('test', batch_size=500, limit=a.limit), 'fashion-mnist', 'Fashion-MNIST normalisation (pad 2)'
+    return None, None, None
+
 def cmd_eval(a):
-    "Evaluate a model (FP32) on the Fashion-MNIST test set."
+    "Evaluate a model (FP32 or `--quant`) on `--val-dir` or (bundled models) the Fashion-MNIST test set."
     model, meta = resolve_model(a.model, a.weights); dev = pick_device(a.device)
+    loader, data, tf = eval_data(a, meta, input_shape(a, meta), dev)
+    if loader is None: raise GenieError(f"--model {a.model} is not a Fashion-MNIST model: pass --val-dir DIR (an ImageFolder, one "
+                                        "sub-folder per class) to evaluate it; the Fashion-MNIST test set is only for the bundled models")
     if a.quant: model = load_quantized(a.quant, model)
-    with Timer() as t: r = evaluate(model.to(dev), fmnist_loader('test', batch_size=500, limit=a.limit), device=dev)
-    return dict(r, seconds=round(t.s, 3), model=a.model, quant=a.quant)
+    with Timer() as t: r = evaluate(model.to(dev), loader, device=dev)
+    return dict(r, seconds=round(t.s, 3), model=a.model, quant=a.quant, data=data, transform=tf, device=str(dev))
 
 def _eval_parser(sub):
-    p = add_common(sub.add_parser('eval', help='top-1 on the real Fashion-MNIST test set'))
-    p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
+    p = add_common(sub.add_parser('eval', help='top-1 on --val-dir or (bundled models) the Fashion-MNIST test set'))
+    p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images'); _add_val(p)
     p.add_argument('--quant', default=None, help='a quantized model saved by `genie-nb quantize` (made from --model)')
     p.set_defaults(func=cmd_eval, fmt=lambda r: f"top-1 {r['top1']:.2f} %  loss {r['loss']:.4f}  on {r['n']} images  ({r['seconds']:.1f} s)")
 
-# %% ../nbs/09_cli.ipynb #69ffaa28
+# %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
     "A SynthConfig from the preset and the explicit CLI overrides."
     kw = {k: getattr(a, k) for k in ('n', 'batch', 'steps') if getattr(a, k, None) is not None}
     return SynthConfig.preset(a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra)
 
+def _check_real(a, meta, method):
+    if a.train_dir and method != 'real': raise GenieError(f"--train-dir is for real calibration images; use it with {'--method' if a.command == 'synth' else '--data'} real")
+    if method == 'real' and not a.train_dir and meta.get('dataset') != 'fashion-mnist':
+        raise GenieError(f"real calibration images for --model {a.model} come from your own images: pass --train-dir DIR (an ImageFolder)")
+    return bool(a.train_dir)
+
 def cmd_synth(a):
     "Make calibration data for a model and save it."
-    model, meta = resolve_model(a.model, a.weights); cfg = synth_config(a)
+    model, meta = resolve_model(a.model, a.weights); shape = input_shape(a, meta)
     out = Path(a.out or f'synth_{a.method}.pt')
-    data = synthesize(model, cfg, on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'), out=out)
+    if _check_real(a, meta, a.method): data = real_calibration(a, model, shape); data.save(out)
+    else: data = synthesize(model, synth_config(a, input_shape=shape), on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'), out=out)
     m = data.meta
     return dict(n=len(data), method=a.method, bn_loss_first=m.get('bn_loss_first'), bn_loss_last=m.get('bn_loss_last'),
                 seconds=round(m['seconds'], 2), s_per_step=m.get('s_per_step'), complete=data.complete, out=str(out))
 
 def _add_budget(p):
-    p.add_argument('--preset', default='cpu', choices=['cpu', 'paper'], help='named budgets (cpu default; paper = the reference code)')
+    p.add_argument('--preset', default=None, choices=['cpu', 'paper'], help='named budgets (default: paper on CUDA, else cpu)')
     p.add_argument('--n', type=int, default=None); p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
 
 def _synth_parser(sub):
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
-    p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real']); _add_budget(p)
+    p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real']); _add_budget(p); _add_real(p)
     p.add_argument('--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists')
     p.set_defaults(func=cmd_synth, fmt=lambda r: (f"{r['n']} {r['method']} images → {r['out']} in {r['seconds']} s"
                                                   + (f", BN loss {r['bn_loss_first']:.4f} → {r['bn_loss_last']:.4f}" if r['bn_loss_first'] is not None else '')))
 
-# %% ../nbs/09_cli.ipynb #2abba5f6
-def _calibration(a, model):
+# %% ../nbs/09_cli.ipynb #6e241ad4
+def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists(): return SyntheticData.load(a.data, model=model)
     if a.data not in ('genie', 'zeroq', 'gaussian', 'real'): raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
-    cfg = SynthConfig.preset(a.preset, method=a.data, seed=a.seed, device=str(pick_device(a.device)),
+    if _check_real(a, meta or {}, a.data): return real_calibration(a, model, shape)
+    cfg = SynthConfig.preset(a.preset, method=a.data, seed=a.seed, device=str(pick_device(a.device)), input_shape=shape,
                                                      **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None})
     return synthesize(model, cfg, on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'), out=Path(str(a.out) + f'.{a.data}.pt'))
 
@@ -96,17 +158,19 @@ def _recon_progress(ev):
 
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
-    model, meta = resolve_model(a.model, a.weights); data = _calibration(a, model)
+    model, meta = resolve_model(a.model, a.weights); shape = input_shape(a, meta); dev = pick_device(a.device)
+    data = _calibration(a, model, meta, shape)
     cfg = QuantConfig.preset(a.preset, w_bits=a.w_bits, a_bits=a.a_bits, method=a.method, seed=a.seed, device=a.device,
                              cache_device=a.cache_device, **({'iters': a.iters} if a.iters is not None else {}))
     with Timer() as t: qm = quantize(model, data, cfg, on_event=None if a.json else _recon_progress, resume=Path(str(a.out) + '.progress'))
     save_quantized(qm, a.out, dict(preset=a.preset)); Path(str(a.out) + '.progress').unlink(missing_ok=True)
-    test = fmnist_loader('test', batch_size=500, limit=a.limit) if meta.get('dataset') == 'fashion-mnist' else None
-    top1, fp = (evaluate(qm, test)['top1'], evaluate(model, test)['top1']) if test else (None, None)
+    test, ev_data, tf = eval_data(a, meta, shape, dev)
+    top1, fp = (evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1']) if test else (None, None)
     return dict(top1=top1, fp_top1=fp, seconds=round(t.s, 1), out=str(a.out), method=a.method, w_bits=a.w_bits, a_bits=a.a_bits,
                 data=data.meta.get('method', a.data), n=len(data.images), iters=cfg.iters, round_weight=cfg.round_weight,
                 recon_batch=cfg.recon_batch, seed=a.seed, preset=a.preset, policy=policy_str(qm.meta["policy"]), fold_bn=cfg.fold_bn,
-                fp_weight_fraction=float(quant_report(qm).attrs['fp_fraction']))
+                fp_weight_fraction=float(quant_report(qm).attrs['fp_fraction']), device=str(dev), input_shape=list(data.images.shape[1:]),
+                eval_data=ev_data, transform=tf)
 
 def _quantize_parser(sub):
     p = add_common(sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, AdaRound, RTN)'))
@@ -116,11 +180,11 @@ def _quantize_parser(sub):
     p.add_argument('--iters', type=int, default=None, help='reconstruction steps per unit (default: the preset)')
     p.add_argument('--cache-device', default='cpu', help='where cached block inputs/outputs live (cpu or cuda)')
     p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
-    p.add_argument('--out', default='quantized.qpt'); _add_budget(p)
+    p.add_argument('--out', default='quantized.qpt'); _add_budget(p); _add_real(p); _add_val(p)
     p.set_defaults(func=cmd_quantize, fmt=lambda r: f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} in {r['seconds']} s"
                    + (f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else ''))
 
-# %% ../nbs/09_cli.ipynb #b916ac13
+# %% ../nbs/09_cli.ipynb #7dab462e
 def cmd_demo(a):
     "The end-to-end zero-shot demo."
     with Timer() as t:
@@ -139,7 +203,7 @@ def _demo_parser(sub):
     p.add_argument('--out', default=None); _add_budget(p)
     p.set_defaults(func=cmd_demo, fmt=_demo_table)
 
-# %% ../nbs/09_cli.ipynb #120380d7
+# %% ../nbs/09_cli.ipynb #44a9f116
 def cmd_bench(a):
     "Benchmarks; each returns one JSON-able dict."
     model = resolve_model(a.model, a.weights)[0]
@@ -170,7 +234,7 @@ def _bench_parser(sub):
     p.add_argument('--shard', default='0/1', help='K/N: this worker runs every N-th grid row from K (run N workers in parallel)')
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
 
-# %% ../nbs/09_cli.ipynb #6e241ad4
+# %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser]
 
 def build_parser():
@@ -180,13 +244,17 @@ def build_parser():
     for f in PARSERS: f(sub)
     return ap
 
-# %% ../nbs/09_cli.ipynb #d6af7b26
+# %% ../nbs/09_cli.ipynb #95d5b4d9
 def main(argv=None) -> int:
     "Entry point of the `genie-nb` console script; returns the exit code."
     a = build_parser().parse_args(argv)
     try:
         set_threads(a.threads); seed_everything(a.seed)
+        cuda = pick_device(a.device).type == 'cuda'
+        if getattr(a, 'preset', 'given') is None: a.preset = 'paper' if cuda else 'cpu'
+        if cuda: torch.cuda.reset_peak_memory_stats()
         r = a.func(a)
+        if cuda: r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1); print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
     except GenieError as e: print(f"genie-nb {a.command}: error: {e}", file=sys.stderr); return 2
     except KeyboardInterrupt: print(f"genie-nb {a.command}: interrupted", file=sys.stderr); return 130
     except Exception as e: print(f"genie-nb {a.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr); return 1

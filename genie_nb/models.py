@@ -152,7 +152,13 @@ def _check_keys(model, sd, path):
     if missing or extra or shape:
         raise GenieError(f"{path} does not fit this architecture: missing {missing[:4]}, unexpected {extra[:4]}, wrong shape {shape[:4]}")
 
-# %% ../nbs/01_models.ipynb #2d1d47b5
+# %% ../nbs/01_models.ipynb #0aad81c7
+def _with_versions(sd:dict, model:nn.Module) -> dict:
+    "`sd` as an OrderedDict carrying `model`'s module versions (`_metadata`), as `load_state_dict` expects."
+    own = model.state_dict(); out = type(own)(sd); out._metadata = getattr(own, '_metadata', None)
+    return out
+
+# %% ../nbs/01_models.ipynb #a84acdaa
 def load_torchvision(arch:str, # a name in TORCHVISION_ARCHS
                      weights=None, # local weights file; None = random initialisation
                      num_classes:int|None=None):
@@ -161,5 +167,5 @@ def load_torchvision(arch:str, # a name in TORCHVISION_ARCHS
     sd = _unwrap_state_dict(_load_weights_file(weights), weights) if weights else None
     nc = num_classes or (sd[[k for k in sd if k.endswith('weight')][-1]].shape[0] if sd else 1000)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=nc)
-    if sd is not None: _check_keys(model, sd, weights); model.load_state_dict(sd)
+    if sd is not None: _check_keys(model, sd, weights); model.load_state_dict(_with_versions(sd, model))
     return model.eval(), dict(arch=arch, input_shape=[3, 224, 224], normalization=IMAGENET_NORM, weights=str(weights) if weights else None)
