@@ -47,7 +47,7 @@ def read_idx(path:Path) -> np.ndarray:
 # %% ../nbs/02_data.ipynb #9ff6be15
 def normalize_fmnist(u8:torch.Tensor) -> torch.Tensor:
     "uint8 (N,28,28) → float (N,1,32,32), padded by 2 px and normalised."
-    x = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(u8)).float().div_(255), (2, 2, 2, 2))
+    x = torch.nn.functional.pad(torch.from_numpy(np.array(u8)).float().div_(255), (2, 2, 2, 2))
     return x.sub_(FMNIST_MEAN).div_(FMNIST_STD).unsqueeze(1)
 
 def load_fmnist(split:str='test', # 'train' or 'test'
