@@ -326,7 +326,8 @@ def draw_unit(self:ReconDashboard):
     "Redraw the selected unit's curves, soft-bit histogram and step sizes."
     u = self.units.get(self.unit.value)
     if not u or not u['step']: return
-    t0 = time.perf_counter(); fig = Figure(figsize=(13, 2.4)); ax = [fig.add_subplot(1, 5, i + 1) for i in range(5)]
+    t0 = time.perf_counter(); fig = Figure(figsize=(13, 2.6)); ax = [fig.add_subplot(1, 5, i + 1) for i in range(5)]
+    fig.suptitle(f"{self.unit.value} (step {u['step'][-1]})", fontsize=9)
     ax[0].semilogy(u['step'], u['rec'], label='reconstruction'); ax[0].semilogy(u['step'], np.maximum(u['rnd'], 1e-12), label='rounding')
     ax[0].legend(fontsize=6); ax[0].set_title('losses', fontsize=8)
     ax[1].plot(u['step'], u['beta']); ax[1].set_title('β (rounding temperature)', fontsize=8)

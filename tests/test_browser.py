@@ -46,8 +46,12 @@ def _wait_http(url, proc, timeout=T / 1000):
         except Exception: time.sleep(0.5)
     raise TimeoutError(f'JupyterLab did not answer at {url} within {timeout} s')
 
+IDLE = """() => !!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]') &&
+    /\\|\\s*Idle/.test(document.body.innerText)"""  # status bar: "Python 3 (ipykernel) | Idle"
+
 def _kernel_idle(page, timeout=None):
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout or T)
+    "Wait until the kernel is connected and idle (toolbar indicator and status bar both say so)."
+    page.wait_for_function(IDLE, timeout=timeout or T)
 
 def _accept_dialogs(page):
     "Accept a dialog in the way (JupyterLab may ask which kernel to start while its kernel list is still loading)."
@@ -58,8 +62,11 @@ def _run_all(page):
     page.locator('.lm-MenuBar-itemLabel', has_text=re.compile(r'^Run$')).click()
     page.locator('.lm-Menu-itemLabel', has_text=re.compile(r'^Run All Cells$')).click()
 
-# a cell ran (or runs) once its prompt shows an execution count or '*'
-STARTED = "() => [...document.querySelectorAll('.jp-InputArea-prompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.innerText))"
+PROMPT_USED = r"/\[(\*|\d+)\]/.test(e.innerText)"   # a prompt reads "[*]:" or "[1]:", not "[ ]:"
+STARTED = f"() => [...document.querySelectorAll('.jp-InputArea-prompt')].some(e => {PROMPT_USED})"
+# the run finished (the printed accuracy is there), or it was dropped (every prompt empty again)
+FINISHED_OR_DROPPED = f"""() => document.body.innerText.includes('ACCURACY W8') ||
+    [...document.querySelectorAll('.jp-InputArea-prompt')].every(e => !({PROMPT_USED}))"""
 
 def _chart_src(page): return page.locator('img.widget-image').first.get_attribute('src')
 
@@ -85,12 +92,16 @@ def test_slider_in_jupyterlab(tmp_path):
                 page = browser.new_page(viewport=dict(width=1400, height=1000))
                 page.goto(f'http://127.0.0.1:{port}/lab/tree/explorer.ipynb?token={token}', timeout=T)
                 page.wait_for_selector('.jp-Notebook', timeout=T); page.wait_for_timeout(2000); _accept_dialogs(page); _kernel_idle(page)
-                for attempt in range(2):                      # retry once if nothing ran
+                for attempt in range(2):                      # retry once if nothing ran (or a kernel swap dropped the run)
                     _run_all(page)
-                    try: page.wait_for_function(STARTED, timeout=30_000); break
+                    try:
+                        page.wait_for_function(STARTED, timeout=30_000)
+                        page.wait_for_function(FINISHED_OR_DROPPED, timeout=T)
                     except pw.TimeoutError:
                         if attempt: raise
-                page.wait_for_selector('text=ACCURACY W8', timeout=T)
+                    if page.get_by_text('ACCURACY W8').count(): break
+                    assert attempt == 0, 'Run All Cells ran nothing, twice'
+                    page.wait_for_timeout(3000); _kernel_idle(page)
                 _kernel_idle(page)
                 src8 = _chart_src(page); acc8 = page.locator('.widget-html-content', has_text='top-1 on').first.inner_text()
                 assert src8 and 'W8A8' in acc8

@@ -74,7 +74,7 @@ def test_bn_alignment(model, data):
     assert isinstance(bna.widget(), W.VBox)
 
 def _step(unit, t, n=4):
-    return dict(kind='step', unit=unit, step=t, iters=n, rec_loss=1.0 / (t + 1), round_loss=0.1 * t, beta=20 - 4 * t,
+    return dict(kind='step', unit=unit, step=t, iters=n, rec_loss=1.0 / (t + 1) / (2 if unit == 'b' else 1), round_loss=0.1 * t, beta=20 - 4 * t,
                 hist=[10 - t, 1, 1, 1, 1, 1, 1, 1, 1, 10 + t], undecided=0.5 - 0.1 * t, step_drift=0.01 * t, act_steps=[0.1 + 0.01 * t, 0.2])
 
 def test_recon_dashboard_events(model, data):
