@@ -335,7 +335,7 @@ def _run_batches(model, cfg, shape, device, teacher, targets, swing_gen, meta, i
                 if out is not None: _result(imgs, {**meta, 'seconds': meta['seconds'] + time.perf_counter() - t0}, shape).save(out)
                 if emit(on_event, 'batch_done', batch=b, batches=len(sizes), loss_first=hist[0], loss_last=hist[-1], images=imgs[-1]): raise StopRequested()
     except (StopRequested, KeyboardInterrupt) as e: meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
-    meta['seconds'] += time.perf_counter() - t0; _finish_meta(meta, imgs)
+    meta['seconds'] += time.perf_counter() - t0; _finish_meta(meta, imgs); meta['complete'] = len(imgs) == len(sizes)
     res = _result(imgs, meta, shape)
     if out is not None: res.save(out)
     emit(on_event, 'done', n=len(res), complete=res.complete, seconds=meta['seconds'], stopped=meta['stopped'])
