@@ -323,4 +323,6 @@ d = { 'settings': { 'branch': 'main',
                                   'genie_nb.widgets.bench_synthviewer': ('widgets.html#bench_synthviewer', 'genie_nb/widgets.py'),
                                   'genie_nb.widgets.bn_input_stats': ('widgets.html#bn_input_stats', 'genie_nb/widgets.py'),
                                   'genie_nb.widgets.fig_png': ('widgets.html#fig_png', 'genie_nb/widgets.py'),
-                                  'genie_nb.widgets.image_grid': ('widgets.html#image_grid', 'genie_nb/widgets.py')}}}
+                                  'genie_nb.widgets.image_grid': ('widgets.html#image_grid', 'genie_nb/widgets.py'),
+                                  'genie_nb.widgets.run_in_thread': ('widgets.html#run_in_thread', 'genie_nb/widgets.py'),
+                                  'genie_nb.widgets.wait_for': ('widgets.html#wait_for', 'genie_nb/widgets.py')}}}

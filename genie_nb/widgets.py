@@ -18,8 +18,8 @@ from .recon import quantize, QuantConfig
 from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, bn_stat_loss, frozen_teacher
 
 # %% auto #0
-__all__ = ['fig_png', 'image_grid', 'QuantBank', 'QuantErrorExplorer', 'SynthViewer', 'bench_synthviewer', 'bn_input_stats',
-           'BNAlignment', 'ReconDashboard']
+__all__ = ['fig_png', 'image_grid', 'QuantBank', 'QuantErrorExplorer', 'SynthViewer', 'run_in_thread', 'wait_for',
+           'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
 def fig_png(fig:Figure) -> bytes:
@@ -176,23 +176,32 @@ def draw(self:SynthViewer, images, ev):
     self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {self.losses[-1] if self.losses else float('nan'):.4f}"
 
 # %% ../nbs/08_widgets.ipynb #4a2fdb00
+def run_in_thread(view, work, background:bool=True):
+    "Run `work()` for a live view (in a daemon thread by default), recording errors on `view.error`/`view.status`."
+    def guarded():
+        try: work()
+        except Exception as e: view.error = e; view.status.value = f"<b>error:</b> {e}"
+    view.thread = threading.Thread(target=guarded, daemon=True)
+    if background: view.thread.start()
+    else: guarded()
+    return view
+
+def wait_for(view, timeout:float|None=None):
+    "Block until a view's run ends; return its result, re-raising its error."
+    if getattr(view, 'thread', None) is not None and view.thread.is_alive(): view.thread.join(timeout)
+    if view.error is not None: raise view.error
+    return view.result
+
 @patch
 def start(self:SynthViewer, background:bool=True):
     "Run synthesis (in a background thread by default); the result lands in `.result`."
-    def work():
-        try: self.result = synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
-        except Exception as e: self.error = e; self.status.value = f"<b>error:</b> {e}"
-    self.thread = threading.Thread(target=work, daemon=True)
-    if background: self.thread.start()
-    else: work()
-    return self
+    def work(): self.result = synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
+    return run_in_thread(self, work, background)
 
 @patch
 def wait(self:SynthViewer, timeout:float|None=None):
     "Block until the run ends; return the SyntheticData, re-raising an error."
-    if getattr(self, 'thread', None) is not None and self.thread.is_alive(): self.thread.join(timeout)
-    if self.error is not None: raise self.error
-    return self.result
+    return wait_for(self, timeout)
 
 @patch
 def widget(self:SynthViewer) -> W.Widget:
@@ -358,18 +367,12 @@ def start(self:ReconDashboard, background:bool=True):
     def work():
         try: self.result = quantize(self.model, self.data, self.cfg, on_event=self.on_event, resume=self.resume)
         except StopRequested as e: self.status.value = f"stopped ({e})" + (f"; finished units are kept in {self.resume}" if self.resume else '')
-        except Exception as e: self.error = e; self.status.value = f"<b>error:</b> {e}"
-    self.thread = threading.Thread(target=work, daemon=True)
-    if background: self.thread.start()
-    else: work()
-    return self
+    return run_in_thread(self, work, background)
 
 @patch
 def wait(self:ReconDashboard, timeout:float|None=None):
     "Block until the run ends; return the QModel (None if stopped), re-raising an error."
-    if getattr(self, 'thread', None) is not None and self.thread.is_alive(): self.thread.join(timeout)
-    if self.error is not None: raise self.error
-    return self.result
+    return wait_for(self, timeout)
 
 @patch
 def widget(self:ReconDashboard) -> W.Widget:
