@@ -17,8 +17,9 @@ from .qmodel import save_quantized, load_quantized
 from .recon import QuantConfig, quantize
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
-           'read_results', 'append_result', 'run_grid', 'results_markdown', 'run_demo']
+__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
+           'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'results_markdown',
+           'run_demo']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
@@ -61,14 +62,34 @@ def run_row(spec:dict, # model, source, method, bits ('W4A4'), seed
 # %% ../nbs/10_bench.ipynb #b1bd396b
 SOURCES, METHODS_ALL = ['genie', 'real', 'zeroq', 'gaussian'], ['genie', 'qdrop', 'adaround', 'rtn']
 
+def _R(m, s, q, b, seed=0): return dict(model=m, source=s, method=q, bits=b, seed=seed)
+
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
-    "Every grid row, in the order they are run."
-    R = lambda m, s, q, b, seed=0: dict(model=m, source=s, method=q, bits=b, seed=seed)
-    rows = [R('default', s, q, b) for b in ('W2A4', 'W4A4', 'W3A3') for s in SOURCES for q in METHODS_ALL]
-    if 'mbv2' in models: rows += [R('mbv2', s, q, b) for b in ('W2A4', 'W4A4', 'W3A3') for s in ('genie', 'real', 'zeroq') for q in ('genie', 'qdrop', 'rtn')]
-    rows += [R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop')]
-    rows += [R('default', s, 'genie', b, seed) for seed in (1, 2) for b in ('W4A4', 'W3A3', 'W2A4') for s in ('genie', 'real')]
+    "Every row of the main grid, in the order they are run."
+    rows = [_R('default', s, q, 'W2A4') for s in SOURCES for q in METHODS_ALL]
+    rows += [_R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop')]
+    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real') for q in METHODS_ALL]
+    rows += [_R('mbv2', s, q, 'W2A4') for s in ('genie', 'real', 'zeroq') for q in ('genie', 'qdrop', 'rtn')]
+    rows += [_R('default', s, 'genie', b, seed) for seed in (1, 2) for b in ('W4A4', 'W3A3', 'W2A4') for s in ('genie', 'real')]
+    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('zeroq', 'gaussian') for q in METHODS_ALL]
+    rows += [_R('mbv2', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real', 'zeroq') for q in ('genie', 'qdrop', 'rtn')]
     return [r for r in rows if r['model'] in models]
+
+def real1024_rows(models=('default',)) -> list[dict]:
+    "The PTQ table on real data: every method at W4A4, W3A3, W2A4, and seeds 1, 2 of the learned methods at W2A4."
+    rows = [_R('default', 'real', q, b) for b in ('W4A4', 'W3A3', 'W2A4') for q in METHODS_ALL]
+    return rows + [_R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')]
+
+def images_rows(models=('default',)) -> list[dict]:
+    "The W2A4 Genie-on-Genie-data row (run at another number of images)."
+    return [_R('default', 'genie', 'genie', 'W2A4')]
+
+GRIDS = {'main': (grid_rows, 256), 'real1024': (real1024_rows, 1024), 'images64': (images_rows, 64), 'images1024': (images_rows, 1024)}
+
+def grid_csv(name:str) -> str:
+    "Where a named grid keeps its rows: `bench/results.csv` for the main grid, `bench/<name>.csv` for side grids."
+    if name not in GRIDS: raise GenieError(f'unknown grid {name!r}; choose one of {", ".join(GRIDS)}')
+    return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
 
 # %% ../nbs/10_bench.ipynb #0caa0ec3
 def read_results(csv_path) -> list[dict]:

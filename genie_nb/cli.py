@@ -15,7 +15,7 @@ from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, benc
 from .qmodel import save_quantized, load_quantized, quant_report
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
-from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str
+from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv
 
 # %% auto #0
 __all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_desc', 'val_loader', 'real_calibration',
@@ -210,10 +210,17 @@ def cmd_bench(a):
     if a.what == 'synth': return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
     if a.what == 'recon': return bench_recon(model, steps=a.steps or 30)
     if a.what == 'widgets': return bench_widgets(model)
-    rows = grid_rows(tuple(a.models.split(',')))
-    n = run_grid(a.csv, rows, a.cache, max_rows=a.max_rows, shard=tuple(int(v) for v in a.shard.split('/')), command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
-    md = results_markdown(a.csv); atomic_write_text(md + '\n', Path(a.csv).with_suffix('.md'))
-    return dict(rows_run=n, csv=a.csv, markdown=str(Path(a.csv).with_suffix('.md')))
+    csv_path = a.csv or grid_csv(a.grid); rows_fn, n_default = GRIDS[a.grid]
+    n = run_grid(csv_path, rows_fn(tuple(a.models.split(','))), a.cache, max_rows=a.max_rows, n=a.n or n_default,
+                 shard=_shard(a.shard), command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
+    md = results_markdown(csv_path); atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
+    return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
+
+def _shard(s:str) -> tuple:
+    "'K/N' -> (K, N), with a clear error for anything else."
+    try: k, n = (int(v) for v in s.split('/')); assert 0 <= k < n
+    except Exception: raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
+    return k, n
 
 def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
     "Seconds per weight-slider move of the QuantErrorExplorer (chart only, and chart + top-1 on 2,000 test images)."
@@ -229,7 +236,9 @@ def _bench_parser(sub):
     p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets'))
     p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets'])
     p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
-    p.add_argument('--csv', default='bench/results.csv'); p.add_argument('--cache', default='bench/cache')
+    p.add_argument('--grid', default='main', choices=list(GRIDS), help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images')
+    p.add_argument('--n', type=int, default=None, help="calibration images per row (default: the grid's own, 256 for main)")
+    p.add_argument('--csv', default=None, help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)'); p.add_argument('--cache', default='bench/cache')
     p.add_argument('--models', default='default,mbv2'); p.add_argument('--max-rows', type=int, default=None)
     p.add_argument('--shard', default='0/1', help='K/N: this worker runs every N-th grid row from K (run N workers in parallel)')
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
