@@ -5,32 +5,35 @@
 # %% ../nbs/10_bench.ipynb #ec7de66b
 from __future__ import annotations
 import csv, json, platform, statistics, time, fcntl
+from contextlib import contextmanager
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from .core import *
 from .models import load_bundled, BUNDLED
-from .data import load_fmnist, TensorBatches
+from .data import load_fmnist, TensorBatches, FMNIST_CLASSES
 from .evaluate import evaluate
-from .synth import SynthConfig, synthesize, SyntheticData, tqdm_subscriber
+from .synth import SynthConfig, synthesize, SyntheticData, tqdm_subscriber, bn_mismatch
 from .qmodel import save_quantized, load_quantized
 from .recon import QuantConfig, quantize
 
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
-           'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'results_markdown',
-           'run_demo']
+           'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'row_claim',
+           'results_markdown', 'run_demo', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
                      progress:bool=True) -> SyntheticData:
     "Synthetic (or real) calibration data for a grid row, cached under `cache_dir`."
     cfg = SynthConfig.preset(preset, method=source, n=n, seed=seed, **({'steps': steps} if steps else {}))
-    out = Path(cache_dir)/f'{model_name}_{source}_n{n}_steps{cfg.steps}_s{seed}.pt'
-    if out.exists():
-        d = SyntheticData.load(out, model=model)
-        if d.complete: return d
-    return synthesize(model, cfg, on_event=tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None, out=out)
+    out = Path(cache_dir)/f'{model_name}_{source}_n{n}_steps{cfg.steps}_s{seed}.pt'; out.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(out) + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel grid worker needing the same data waits for it instead of redoing it
+        if out.exists():
+            d = SyntheticData.load(out, model=model)
+            if d.complete: return d
+        return synthesize(model, cfg, on_event=tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None, out=out)
 
 # %% ../nbs/10_bench.ipynb #3ed40a63
 GRID_COLUMNS = ['model', 'source', 'method', 'bits', 'seed', 'top1', 'fp_top1', 'delta', 'n', 'synth_steps', 'iters',
@@ -114,14 +117,27 @@ def run_grid(csv_path='bench/results.csv', rows=None, cache_dir='bench/cache', m
             ) -> int:
     "Run the grid rows not yet in `csv_path`, appending each; returns how many were run."
     rows = (grid_rows() if rows is None else rows)[shard[0]::shard[1]]
-    done = {row_key(r) for r in read_results(csv_path)}; todo = [r for r in rows if row_key(r) not in done][:max_rows]
-    test = load_fmnist('test')
+    done = lambda: {row_key(r) for r in read_results(csv_path)}
+    todo, test, ran = [r for r in rows if row_key(r) not in done()], load_fmnist('test'), 0
     for spec in tqdm(todo, desc='grid'):
-        r = run_row(spec, cache_dir, test, n=n, preset=preset, iters=iters, synth_steps=synth_steps, command=command)
-        append_result(csv_path, r); log(f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ {r['delta']})")
-    return len(todo)
+        if max_rows is not None and ran >= max_rows: break
+        with row_claim(csv_path, spec) as mine:
+            if not mine or row_key(spec) in done(): continue  # another worker has it, or finished it meanwhile
+            r = run_row(spec, cache_dir, test, n=n, preset=preset, iters=iters, synth_steps=synth_steps, command=command)
+            append_result(csv_path, r); ran += 1
+        log(f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ {r['delta']})")
+    return ran
 
-# %% ../nbs/10_bench.ipynb #c25fbb9d
+@contextmanager
+def row_claim(csv_path, spec:dict):
+    "Yield True if this process holds the row's lock (released when the row ends or the process dies), else False."
+    p = Path(str(csv_path) + '.claims')/('_'.join(map(str, row_key(spec))) + '.lock'); p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, 'w') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: yield False; return
+        yield True
+
+# %% ../nbs/10_bench.ipynb #9c23ed47
 def _cell(vals):
     if not vals: return '–'
     return f"{vals[0]:.2f}" if len(vals) == 1 else f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} (n={len(vals)})"
@@ -140,7 +156,7 @@ def results_markdown(csv_path='bench/results.csv') -> str:
         out.append('')
     return '\n'.join(out)
 
-# %% ../nbs/10_bench.ipynb #6ada1c13
+# %% ../nbs/10_bench.ipynb #9c5521d0
 def _quant_stage(model, data, cfg, path, progress):
     "Quantize, or load the artifact a previous run left."
     if Path(path).exists(): return load_quantized(path, model), 0.0
@@ -148,7 +164,7 @@ def _quant_stage(model, data, cfg, path, progress):
     save_quantized(qm, path); Path(str(path) + '.progress').unlink(missing_ok=True)
     return qm, t.s
 
-# %% ../nbs/10_bench.ipynb #9c5521d0
+# %% ../nbs/10_bench.ipynb #bf7c0d88
 def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits:int=4, preset:str='cpu', n:int|None=None,
              steps:int|None=None, iters:int|None=None, # override the preset's synthesis steps / reconstruction iterations
              n_real:int=1024, seed:int=0, fresh:bool=False, progress:bool=True, log=print) -> dict:
@@ -175,3 +191,19 @@ def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits
     res = dict(rows=rows, model=model_name, bits=bits, n_synthetic=len(syn), synth_steps=scfg.steps, iters=qcfg('genie').iters,
                preset=preset, seed=seed, out_dir=str(out))
     atomic_write_text(json.dumps(res, indent=1), out/'demo.json'); return res
+
+# %% ../nbs/10_bench.ipynb #ac1f3649
+def synth_quality(model_name:str='default', cache_dir='bench/cache', n:int=256, n_balance:int=1024, seed:int=0,
+                  preset:str='cpu', steps:int|None=None) -> dict:
+    "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
+    model, _ = load_bundled(model_name)
+    d = {m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps) for m in ('genie', 'zeroq')}
+    big = calibration_data(model, model_name, 'genie', n_balance, seed, cache_dir, preset, steps)
+    with torch.no_grad(): pred = torch.cat([model(x).argmax(1) for x in big.images.split(256)])
+    share = pred.bincount(minlength=len(FMNIST_CLASSES)).float() / len(big)
+    res = dict(model=model_name, n=n, seed=seed, steps={m: v.meta['steps'] for m, v in d.items()},
+               plain_bn_loss={m: round(sum(bn_mismatch(model, v.images).values()), 5) for m, v in d.items()},
+               own_last_loss={m: round(v.meta['bn_loss_last'], 5) for m, v in d.items()},
+               synth_seconds={m: round(v.meta['seconds'], 1) for m, v in d.items()}, n_balance=len(big),
+               class_share=dict(zip(FMNIST_CLASSES, [round(v, 4) for v in share.tolist()])), max_class_share=round(share.max().item(), 4))
+    return dict(res, genie_le_zeroq=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['zeroq'], balanced=res['max_class_share'] <= 0.30)
