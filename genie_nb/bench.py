@@ -6,6 +6,7 @@
 from __future__ import annotations
 import csv, json, platform, statistics, time, fcntl
 from contextlib import contextmanager
+from matplotlib.figure import Figure
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
@@ -18,9 +19,10 @@ from .qmodel import save_quantized, load_quantized
 from .recon import QuantConfig, quantize
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
-           'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'row_claim',
-           'results_markdown', 'run_demo', 'synth_quality']
+__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'BITS_ORDER', 'calibration_data', 'row_key', 'policy_str',
+           'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result',
+           'run_grid', 'row_claim', 'results_markdown', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images',
+           'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
@@ -193,6 +195,46 @@ def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits
     atomic_write_text(json.dumps(res, indent=1), out/'demo.json'); return res
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
+BITS_ORDER = ('W4A4', 'W3A3', 'W2A4', 'W2A2')
+
+def _mean_top1(rows, **match) -> float|None:
+    v = [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
+    return sum(v) / len(v) if v else None
+
+def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', method:str='genie') -> Figure:
+    "Top-1 vs bits, one line per calibration data source, for one PTQ method."
+    rows = [r for r in read_results(csv_path) if r['model'] == model]
+    bits = [b for b in BITS_ORDER if any(r['bits'] == b for r in rows)]
+    fig = Figure(figsize=(6, 3.6)); ax = fig.add_subplot(1, 1, 1)
+    for src in dict.fromkeys(r['source'] for r in rows):
+        pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
+        pts = [(i, v) for i, v in pts if v is not None]
+        if pts: ax.plot(*zip(*pts), marker='o', label=f'{src} data')
+    if rows: ax.axhline(float(rows[0]['fp_top1']), ls='--', c='gray', label='FP32')
+    ax.set_xticks(range(len(bits)), bits); ax.set_ylabel('top-1 % (10k test images)')
+    ax.set_title(f'{model}: {method} PTQ, by calibration data'); ax.legend(fontsize=8); fig.tight_layout()
+    return fig
+
+def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
+                            model:str='default', bits:str='W2A4') -> Figure:
+    "Top-1 of Genie-M on Genie data vs the number of synthetic images."
+    paths = paths or {64: 'bench/images64.csv', 256: 'bench/results.csv', 1024: 'bench/images1024.csv'}
+    pts = [(n, _mean_top1(read_results(p), model=model, source='genie', method='genie', bits=bits, seed=0)) for n, p in paths.items()]
+    pts = [(n, v) for n, v in pts if v is not None]
+    fig = Figure(figsize=(5, 3.4)); ax = fig.add_subplot(1, 1, 1)
+    if pts: ax.plot(*zip(*pts), marker='o')
+    ax.set_xscale('log', base=2); ax.set_xticks(list(paths), [str(n) for n in paths]); ax.set_xlabel('synthetic images')
+    ax.set_ylabel('top-1 %'); ax.set_title(f'{model}: Genie data + Genie-M, {bits}'); fig.tight_layout()
+    return fig
+
+def save_figures(bench_dir='bench') -> list[str]:
+    "Write both figures as PNG under `bench_dir` (atomically); returns the paths."
+    d = Path(bench_dir); figs = {'accuracy_vs_bits.png': plot_accuracy_vs_bits(d/'results.csv'),
+        'accuracy_vs_images.png': plot_accuracy_vs_images({64: d/'images64.csv', 256: d/'results.csv', 1024: d/'images1024.csv'})}
+    for name, fig in figs.items(): atomic_write(d/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
+    return [str(d/n) for n in figs]
+
+# %% ../nbs/10_bench.ipynb #efb6e60c
 def synth_quality(model_name:str='default', cache_dir='bench/cache', n:int=256, n_balance:int=1024, seed:int=0,
                   preset:str='cpu', steps:int|None=None) -> dict:
     "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."

@@ -15,7 +15,7 @@ from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, benc
 from .qmodel import save_quantized, load_quantized, quant_report
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
-from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv, synth_quality
+from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv, synth_quality, save_figures
 
 # %% auto #0
 __all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_desc', 'val_loader', 'real_calibration',
@@ -210,6 +210,7 @@ def cmd_bench(a):
     if a.what == 'synth': return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
     if a.what == 'recon': return bench_recon(model, steps=a.steps or 30)
     if a.what == 'widgets': return bench_widgets(model)
+    if a.what == 'figures': return dict(figures=save_figures('bench'))
     if a.what == 'quality':
         r = synth_quality(a.model, a.cache, seed=a.seed); atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json'); return r
     csv_path = a.csv or grid_csv(a.grid); rows_fn, n_default = GRIDS[a.grid]
@@ -235,8 +236,8 @@ def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
                 total_s_mean=sum(total) / len(total), moves=len(moves), threads=torch.get_num_threads())
 
 def _bench_parser(sub):
-    p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality'))
-    p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality'])
+    p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality, figures'))
+    p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures'])
     p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
     p.add_argument('--grid', default='main', choices=list(GRIDS), help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images')
     p.add_argument('--n', type=int, default=None, help="calibration images per row (default: the grid's own, 256 for main)")

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
-__all__ = ['as_input', 'evaluate', 'error_stats', 'layer_report']
+__all__ = ['as_input', 'evaluate', 'error_stats', 'layer_report', 'fp_layer_outputs']
 
 # %% ../nbs/07_evaluate.ipynb #e0be1aae
 def as_input(x:torch.Tensor, device='cpu') -> torch.Tensor:
@@ -53,10 +53,16 @@ def error_stats(ref:torch.Tensor, out:torch.Tensor) -> dict:
 def layer_report(model:nn.Module, # the FP model
                  qmodel:nn.Module, # its quantized copy (a `QModel`)
                  x:torch.Tensor, # a held batch of inputs
+                 fp:dict|None=None, # the FP outputs on `x` from `fp_layer_outputs`, to skip recomputing them
                 ) -> pd.DataFrame:
     "Per-layer MSE, SQNR and cosine of `qmodel` against `model` on `x`, with each layer's bits."
     ql = qmodel.qlayers(); x = as_input(x, next(model.parameters()).device)
-    fp = _capture(model.eval(), {n: model.get_submodule(n) for n in ql}, x)
+    fp = fp if fp is not None else fp_layer_outputs(model, qmodel, x)
     q = _capture(qmodel.eval(), ql, x)
-    rows = [dict(layer=n, w_bits=l.w_bits or 'fp', a_bits=l.a_bits or 'fp', **error_stats(fp[n], q[n])) for n, l in ql.items() if n in q]
+    rows = [dict(layer=n, w_bits=l.w_bits or 'fp', a_bits=l.a_bits or 'fp', **error_stats(fp[n], q[n])) for n, l in ql.items() if n in q and n in fp]
     return pd.DataFrame(rows)
+
+def fp_layer_outputs(model:nn.Module, qmodel:nn.Module, x:torch.Tensor) -> dict:
+    "The FP model's output at every layer `qmodel` quantizes (they do not change with the bits: compute them once)."
+    x = as_input(x, next(model.parameters()).device)
+    return _capture(model.eval(), {n: model.get_submodule(n) for n in qmodel.qlayers()}, x)

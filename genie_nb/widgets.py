@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from matplotlib.figure import Figure
 from .core import *
 from .data import TensorBatches
-from .evaluate import evaluate, layer_report
+from .evaluate import evaluate, layer_report, fp_layer_outputs
 from .qmodel import QModel, BitPolicy
 from .recon import quantize, QuantConfig
 from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, bn_stat_loss, frozen_teacher
@@ -49,7 +49,7 @@ class QuantBank:
     def __init__(self, model:nn.Module, calib:torch.Tensor, bits=range(2, 9)):
         self.qms = {}
         for b in bits:
-            qm = QModel(model, _all_bits_policy(b)).eval()
+            qm = QModel(model, _all_bits_policy(b)).eval().to(memory_format=torch.channels_last)
             with torch.no_grad(): qm(calib.contiguous(memory_format=torch.channels_last))  # lazy activation init
             self.qms[b] = qm
         self.names = list(self.qms[max(bits)].qlayers())
@@ -68,8 +68,11 @@ class QuantErrorExplorer:
     def __init__(self, model:nn.Module, held:torch.Tensor, # ≥ 64 held images: calibration for ranges and the error batch
                  test:tuple|None=None, # (x, y) real test slice for top-1 (e.g. 2,000 images)
                  reference:QModel|None=None): # e.g. a reconstructed model, drawn beside RTN at its bits
-        self.model, self.held, self.test, self.reference = model.eval(), held[:64], test, reference
-        self.bank = QuantBank(model, held[:64]); self.qm = QModel(model, BitPolicy(8, 8), init=False).eval()
+        cl = lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t  # ~1.5x faster convs on CPU
+        self.model, self.held, self.reference = model.eval(), cl(held[:64]), reference
+        self.test = (cl(test[0]), test[1]) if test is not None else None
+        self.bank = QuantBank(model, held[:64]); self.qm = QModel(model, BitPolicy(8, 8), init=False).eval().to(memory_format=torch.channels_last)
+        self.fp = fp_layer_outputs(self.model, self.qm, self.held)  # FP side of the chart, fixed
         self.overrides = {}
         self.w, self.a = W.IntSlider(8, 2, 8, description='weight bits'), W.IntSlider(8, 2, 8, description='act bits')
         self.layer = W.Dropdown(options=self.bank.names, description='layer')
@@ -100,8 +103,8 @@ def clear_overrides(self:QuantErrorExplorer): self.overrides = {}; self.update()
 def update(self:QuantErrorExplorer):
     "Apply the bits, recompute per-layer error (and top-1), redraw."
     t0 = time.perf_counter(); self.bank.apply(self.qm, self.bits())
-    self.report = layer_report(self.model, self.qm, self.held)
-    ref = layer_report(self.model, self.reference, self.held) if self.reference is not None else None
+    self.report = layer_report(self.model, self.qm, self.held, fp=self.fp)
+    ref = layer_report(self.model, self.reference, self.held, fp=self.fp) if self.reference is not None else None
     self.chart.value = self._draw(self.report, ref); t1 = time.perf_counter()
     if self.test is not None:
         self.top1 = evaluate(self.qm, TensorBatches(*self.test, batch_size=500))['top1']
