@@ -20,9 +20,9 @@ from .recon import QuantConfig, quantize
 
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'BITS_ORDER', 'calibration_data', 'row_key', 'policy_str',
-           'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'grid_csv', 'read_results', 'append_result',
-           'run_grid', 'row_claim', 'results_markdown', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images',
-           'save_figures', 'synth_quality']
+           'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'grid_csv', 'read_results',
+           'append_result', 'run_grid', 'row_claim', 'results_markdown', 'run_demo', 'plot_accuracy_vs_bits',
+           'plot_accuracy_vs_images', 'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
@@ -89,7 +89,12 @@ def images_rows(models=('default',)) -> list[dict]:
     "The W2A4 Genie-on-Genie-data row (run at another number of images)."
     return [_R('default', 'genie', 'genie', 'W2A4')]
 
-GRIDS = {'main': (grid_rows, 256), 'real1024': (real1024_rows, 1024), 'images64': (images_rows, 64), 'images1024': (images_rows, 1024)}
+def iters_rows(models=('default',)) -> list[dict]:
+    "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
+    return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie')]
+
+GRIDS = {'main': (grid_rows, 256, None), 'real1024': (real1024_rows, 1024, None), 'images64': (images_rows, 64, None),
+         'images1024': (images_rows, 1024, None), 'iters1000': (iters_rows, 256, 1000)}  # name: (rows, n, iters or preset's)
 
 def grid_csv(name:str) -> str:
     "Where a named grid keeps its rows: `bench/results.csv` for the main grid, `bench/<name>.csv` for side grids."

@@ -213,8 +213,8 @@ def cmd_bench(a):
     if a.what == 'figures': return dict(figures=save_figures('bench'))
     if a.what == 'quality':
         r = synth_quality(a.model, a.cache, seed=a.seed); atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json'); return r
-    csv_path = a.csv or grid_csv(a.grid); rows_fn, n_default = GRIDS[a.grid]
-    n = run_grid(csv_path, rows_fn(tuple(a.models.split(','))), a.cache, max_rows=a.max_rows, n=a.n or n_default,
+    csv_path = a.csv or grid_csv(a.grid); rows_fn, n_default, iters = GRIDS[a.grid]
+    n = run_grid(csv_path, rows_fn(tuple(a.models.split(','))), a.cache, max_rows=a.max_rows, n=a.n or n_default, iters=iters,
                  shard=_shard(a.shard), command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
     md = results_markdown(csv_path); atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
     return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
@@ -239,7 +239,7 @@ def _bench_parser(sub):
     p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality, figures'))
     p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures'])
     p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
-    p.add_argument('--grid', default='main', choices=list(GRIDS), help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images')
+    p.add_argument('--grid', default='main', choices=list(GRIDS), help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images; iters1000: W2A4 real-data rows at 1000 iterations per unit')
     p.add_argument('--n', type=int, default=None, help="calibration images per row (default: the grid's own, 256 for main)")
     p.add_argument('--csv', default=None, help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)'); p.add_argument('--cache', default='bench/cache')
     p.add_argument('--models', default='default,mbv2'); p.add_argument('--max-rows', type=int, default=None)
