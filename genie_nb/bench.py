@@ -146,20 +146,26 @@ def row_claim(csv_path, spec:dict):
         yield True
 
 # %% ../nbs/10_bench.ipynb #9c23ed47
-def _cell(vals):
+def _cell(vals, fp:float) -> str:
     if not vals: return '–'
-    return f"{vals[0]:.2f}" if len(vals) == 1 else f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f} (n={len(vals)})"
+    m = statistics.mean(vals); d = f"{m - fp:+.2f}".replace('-', '−')
+    return f"{m:.2f} ({d})" if len(vals) == 1 else f"{m:.2f} ± {statistics.stdev(vals):.2f} ({d}, {len(vals)} seeds)"
+
+def _ordered(values, order) -> list:
+    "Distinct `values`, those in `order` first (in that order), then the rest as they come."
+    seen = list(dict.fromkeys(values)); return [v for v in order if v in seen] + [v for v in seen if v not in order]
 
 def results_markdown(csv_path='bench/results.csv') -> str:
-    "Markdown tables (one per model) of top-1 by source × method × bits, with FP32 and Δ."
+    "Markdown tables (one per model) of top-1 by source × method × bits, each cell with its Δ to FP32."
     rows, out = read_results(csv_path), []
-    for m in dict.fromkeys(r['model'] for r in rows):
-        rm = [r for r in rows if r['model'] == m]; bits = [b for b in ('W4A4', 'W3A3', 'W2A4', 'W2A2') if any(r['bits'] == b for r in rm)]
-        out += [f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set", '',
+    for m in _ordered((r['model'] for r in rows), list(BUNDLED)):
+        rm = [r for r in rows if r['model'] == m]; fp = float(rm[0]['fp_top1'])
+        bits = _ordered((r['bits'] for r in rm), ['W4A4', 'W3A3', 'W2A4', 'W2A2'])
+        out += [f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)", '',
                 '| data | method | ' + ' | '.join(bits) + ' |', '|---|---|' + '---|' * len(bits)]
-        for s in dict.fromkeys(r['source'] for r in rm):
-            for q in dict.fromkeys(r['method'] for r in rm if r['source'] == s):
-                cells = [_cell([float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)]) for b in bits]
+        for s in _ordered((r['source'] for r in rm), SOURCES):
+            for q in _ordered((r['method'] for r in rm if r['source'] == s), METHODS_ALL):
+                cells = [_cell([float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)], fp) for b in bits]
                 out.append(f'| {s} | {q} | ' + ' | '.join(cells) + ' |')
         out.append('')
     return '\n'.join(out)
