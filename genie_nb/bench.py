@@ -72,7 +72,7 @@ def _R(m, s, q, b, seed=0): return dict(model=m, source=s, method=q, bits=b, see
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     "Every row of the main grid, in the order they are run."
     rows = [_R('default', s, q, 'W2A4') for s in SOURCES for q in METHODS_ALL]
-    rows += [_R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop')]
+    rows += [_R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop', 'adaround')]
     rows += [_R('mbv2', s, 'genie', 'W2A4') for s in ('genie', 'zeroq', 'real')]
     rows += [_R('default', s, 'genie', 'W2A4', seed) for seed in (1, 2) for s in ('genie', 'real')]
     rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real') for q in METHODS_ALL]
