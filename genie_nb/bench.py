@@ -19,10 +19,10 @@ from .qmodel import save_quantized, load_quantized
 from .recon import QuantConfig, quantize
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'GRIDS', 'BITS_ORDER', 'calibration_data', 'row_key', 'policy_str',
+__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'GRIDS', 'calibration_data', 'row_key', 'policy_str',
            'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'grid_csv', 'read_results',
            'append_result', 'run_grid', 'row_claim', 'results_markdown', 'run_demo', 'plot_accuracy_vs_bits',
-           'plot_accuracy_vs_images', 'save_figures', 'synth_quality']
+           'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
@@ -66,6 +66,7 @@ def run_row(spec:dict, # model, source, method, bits ('W4A4'), seed
 
 # %% ../nbs/10_bench.ipynb #b1bd396b
 SOURCES, METHODS_ALL = ['genie', 'real', 'zeroq', 'gaussian'], ['genie', 'qdrop', 'adaround', 'rtn']
+BITS_ORDER = ('W4A4', 'W3A3', 'W2A4', 'W2A2')
 
 def _R(m, s, q, b, seed=0): return dict(model=m, source=s, method=q, bits=b, seed=seed)
 
@@ -161,7 +162,7 @@ def results_markdown(csv_path='bench/results.csv') -> str:
     rows, out = read_results(csv_path), []
     for m in _ordered((r['model'] for r in rows), list(BUNDLED)):
         rm = [r for r in rows if r['model'] == m]; fp = float(rm[0]['fp_top1'])
-        bits = _ordered((r['bits'] for r in rm), ['W4A4', 'W3A3', 'W2A4', 'W2A2'])
+        bits = _ordered((r['bits'] for r in rm), BITS_ORDER)
         out += [f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)", '',
                 '| data | method | ' + ' | '.join(bits) + ' |', '|---|---|' + '---|' * len(bits)]
         for s in _ordered((r['source'] for r in rm), SOURCES):
@@ -208,8 +209,6 @@ def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits
     atomic_write_text(json.dumps(res, indent=1), out/'demo.json'); return res
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
-BITS_ORDER = ('W4A4', 'W3A3', 'W2A4', 'W2A2')
-
 def _mean_top1(rows, **match) -> float|None:
     v = [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
     return sum(v) / len(v) if v else None
@@ -217,7 +216,7 @@ def _mean_top1(rows, **match) -> float|None:
 def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', method:str='genie') -> Figure:
     "Top-1 vs bits, one line per calibration data source, for one PTQ method."
     rows = [r for r in read_results(csv_path) if r['model'] == model]
-    bits = [b for b in BITS_ORDER if any(r['bits'] == b for r in rows)]
+    bits = _ordered((r['bits'] for r in rows), BITS_ORDER)
     fig = Figure(figsize=(6, 3.6)); ax = fig.add_subplot(1, 1, 1)
     for src in dict.fromkeys(r['source'] for r in rows):
         pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
@@ -231,7 +230,7 @@ def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', met
 def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
                             model:str='default', bits:str='W2A4') -> Figure:
     "Top-1 of Genie-M on Genie data vs the number of synthetic images."
-    paths = paths or {64: 'bench/images64.csv', 256: 'bench/results.csv', 1024: 'bench/images1024.csv'}
+    paths = paths or images_csvs('bench')
     pts = [(n, _mean_top1(read_results(p), model=model, source='genie', method='genie', bits=bits, seed=0)) for n, p in paths.items()]
     pts = [(n, v) for n, v in pts if v is not None]
     fig = Figure(figsize=(5, 3.4)); ax = fig.add_subplot(1, 1, 1)
@@ -240,10 +239,14 @@ def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
     ax.set_ylabel('top-1 %'); ax.set_title(f'{model}: Genie data + Genie-M, {bits}'); fig.tight_layout()
     return fig
 
+def images_csvs(bench_dir='bench') -> dict:
+    "{number of synthetic images: the CSV holding its W2A4 Genie row}."
+    d = Path(bench_dir); return {64: d/'images64.csv', 256: d/'results.csv', 1024: d/'images1024.csv'}
+
 def save_figures(bench_dir='bench') -> list[str]:
     "Write both figures as PNG under `bench_dir` (atomically); returns the paths."
     d = Path(bench_dir); figs = {'accuracy_vs_bits.png': plot_accuracy_vs_bits(d/'results.csv'),
-        'accuracy_vs_images.png': plot_accuracy_vs_images({64: d/'images64.csv', 256: d/'results.csv', 1024: d/'images1024.csv'})}
+        'accuracy_vs_images.png': plot_accuracy_vs_images(images_csvs(d))}
     for name, fig in figs.items(): atomic_write(d/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
     return [str(d/n) for n in figs]
 
