@@ -218,10 +218,10 @@ def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', met
     rows = [r for r in read_results(csv_path) if r['model'] == model]
     bits = _ordered((r['bits'] for r in rows), BITS_ORDER)
     fig = Figure(figsize=(6, 3.6)); ax = fig.add_subplot(1, 1, 1)
-    for src in dict.fromkeys(r['source'] for r in rows):
+    for c, src in enumerate(SOURCES):  # fixed order and colour per source, so the figures of both models read alike
         pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
         pts = [(i, v) for i, v in pts if v is not None]
-        if pts: ax.plot(*zip(*pts), marker='o', label=f'{src} data')
+        if pts: ax.plot(*zip(*pts), marker='o', color=f'C{c}', label=f'{src} data')
     if rows: ax.axhline(float(rows[0]['fp_top1']), ls='--', c='gray', label='FP32')
     ax.set_xticks(range(len(bits)), bits); ax.set_ylabel('top-1 % (10k test images)')
     ax.set_title(f'{model}: {method} PTQ, by calibration data'); ax.legend(fontsize=8); fig.tight_layout()
@@ -244,13 +244,14 @@ def images_csvs(bench_dir='bench') -> dict:
     d = Path(bench_dir); return {64: d/'images64.csv', 256: d/'results.csv', 1024: d/'images1024.csv'}
 
 def save_figures(bench_dir='bench') -> list[str]:
-    "Write both figures as PNG under `bench_dir` (atomically); returns the paths."
+    "Write the figures as PNG under `bench_dir` (atomically): accuracy vs bits per bundled model, accuracy vs images; returns the paths."
     d = Path(bench_dir); figs = {'accuracy_vs_bits.png': plot_accuracy_vs_bits(d/'results.csv'),
+        'accuracy_vs_bits_mbv2.png': plot_accuracy_vs_bits(d/'results.csv', 'mbv2'),
         'accuracy_vs_images.png': plot_accuracy_vs_images(images_csvs(d))}
     for name, fig in figs.items(): atomic_write(d/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
     return [str(d/n) for n in figs]
 
-# %% ../nbs/10_bench.ipynb #efb6e60c
+# %% ../nbs/10_bench.ipynb #a267f361
 def synth_quality(model_name:str='default', cache_dir='bench/cache', n:int=256, n_balance:int=1024, seed:int=0,
                   preset:str='cpu', steps:int|None=None) -> dict:
     "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
