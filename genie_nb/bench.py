@@ -89,8 +89,8 @@ def real1024_rows(models=('default',)) -> list[dict]:
     return rows + [_R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')]
 
 def images_rows(models=('default',)) -> list[dict]:
-    "The W2A4 Genie-on-Genie-data row (run at another number of images)."
-    return [_R('default', 'genie', 'genie', 'W2A4')]
+    "The W2A4 Genie-on-Genie-data row (run at another number of images), seed 0 first, then seeds 1 and 2."
+    return [_R('default', 'genie', 'genie', 'W2A4', seed) for seed in (0, 1, 2)]
 
 def iters_rows(models=('default',)) -> list[dict]:
     "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
@@ -229,12 +229,15 @@ def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', met
 
 def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
                             model:str='default', bits:str='W2A4') -> Figure:
-    "Top-1 of Genie-M on Genie data vs the number of synthetic images."
+    "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over the seeds measured, ± std as error bars."
     paths = paths or images_csvs('bench')
-    pts = [(n, _mean_top1(read_results(p), model=model, source='genie', method='genie', bits=bits, seed=0)) for n, p in paths.items()]
-    pts = [(n, v) for n, v in pts if v is not None]
+    want = dict(model=model, source='genie', method='genie', bits=bits)
+    tops = {n: [float(r['top1']) for r in read_results(p) if all(r[k] == v for k, v in want.items())] for n, p in paths.items()}
+    pts = [(n, statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in tops.items() if v]
     fig = Figure(figsize=(5, 3.4)); ax = fig.add_subplot(1, 1, 1)
-    if pts: ax.plot(*zip(*pts), marker='o')
+    if pts: ax.errorbar(*zip(*pts), marker='o', capsize=3)
+    for n, m, _ in pts: ax.annotate(f'{len(tops[n])} seed' + ('s' if len(tops[n]) > 1 else ''), (n, m), textcoords='offset points', xytext=(4, -12), fontsize=7)
+    ax.margins(x=0.15)
     ax.set_xscale('log', base=2); ax.set_xticks(list(paths), [str(n) for n in paths]); ax.set_xlabel('synthetic images')
     ax.set_ylabel('top-1 %'); ax.set_title(f'{model}: Genie data + Genie-M, {bits}'); fig.tight_layout()
     return fig
