@@ -209,9 +209,12 @@ def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits
     atomic_write_text(json.dumps(res, indent=1), out/'demo.json'); return res
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
+def _top1s(rows, **match) -> list[float]:
+    "Top-1 of every row whose fields equal `match` (one per seed)."
+    return [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
+
 def _mean_top1(rows, **match) -> float|None:
-    v = [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
-    return sum(v) / len(v) if v else None
+    v = _top1s(rows, **match); return statistics.mean(v) if v else None
 
 def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', method:str='genie') -> Figure:
     "Top-1 vs bits, one line per calibration data source, for one PTQ method."
@@ -231,12 +234,13 @@ def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
                             model:str='default', bits:str='W2A4') -> Figure:
     "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over the seeds measured, ± std as error bars."
     paths = paths or images_csvs('bench')
-    want = dict(model=model, source='genie', method='genie', bits=bits)
-    tops = {n: [float(r['top1']) for r in read_results(p) if all(r[k] == v for k, v in want.items())] for n, p in paths.items()}
-    pts = [(n, statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in tops.items() if v]
+    tops = {n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits) for n, p in paths.items()}
+    tops = {n: v for n, v in tops.items() if v}
     fig = Figure(figsize=(5, 3.4)); ax = fig.add_subplot(1, 1, 1)
-    if pts: ax.errorbar(*zip(*pts), marker='o', capsize=3)
-    for n, m, _ in pts: ax.annotate(f'{len(tops[n])} seed' + ('s' if len(tops[n]) > 1 else ''), (n, m), textcoords='offset points', xytext=(4, -12), fontsize=7)
+    if tops: ax.errorbar(list(tops), [statistics.mean(v) for v in tops.values()],
+                         [statistics.stdev(v) if len(v) > 1 else 0.0 for v in tops.values()], marker='o', capsize=3)
+    for n, v in tops.items():
+        ax.annotate(f"{len(v)} seed{'s' * (len(v) > 1)}", (n, statistics.mean(v)), textcoords='offset points', xytext=(4, -12), fontsize=7)
     ax.margins(x=0.15)
     ax.set_xscale('log', base=2); ax.set_xticks(list(paths), [str(n) for n in paths]); ax.set_xlabel('synthetic images')
     ax.set_ylabel('top-1 %'); ax.set_title(f'{model}: Genie data + Genie-M, {bits}'); fig.tight_layout()
@@ -254,7 +258,7 @@ def save_figures(bench_dir='bench') -> list[str]:
     for name, fig in figs.items(): atomic_write(d/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
     return [str(d/n) for n in figs]
 
-# %% ../nbs/10_bench.ipynb #a267f361
+# %% ../nbs/10_bench.ipynb #728b5741
 def synth_quality(model_name:str='default', cache_dir='bench/cache', n:int=256, n_balance:int=1024, seed:int=0,
                   preset:str='cpu', steps:int|None=None) -> dict:
     "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
