@@ -25,50 +25,130 @@ __all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'GRIDS', 'cal
            'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
-def calibration_data(model, model_name:str, source:str, n:int, seed:int, cache_dir, preset:str='cpu', steps:int|None=None,
-                     progress:bool=True) -> SyntheticData:
+def calibration_data(
+    model,
+    model_name: str,
+    source: str,
+    n: int,
+    seed: int,
+    cache_dir,
+    preset: str = 'cpu',
+    steps: int | None = None,
+    progress: bool = True,
+) -> SyntheticData:
     "Synthetic (or real) calibration data for a grid row, cached under `cache_dir`."
     cfg = SynthConfig.preset(preset, method=source, n=n, seed=seed, **({'steps': steps} if steps else {}))
-    out = Path(cache_dir)/f'{model_name}_{source}_n{n}_steps{cfg.steps}_s{seed}.pt'; out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(cache_dir) / f'{model_name}_{source}_n{n}_steps{cfg.steps}_s{seed}.pt'
+    out.parent.mkdir(parents=True, exist_ok=True)
     with open(str(out) + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel grid worker needing the same data waits for it instead of redoing it
+        fcntl.flock(
+            lock, fcntl.LOCK_EX
+        )  # a parallel grid worker needing the same data waits for it instead of redoing it
         if out.exists():
             d = SyntheticData.load(out, model=model)
-            if d.complete: return d
-        return synthesize(model, cfg, on_event=tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None, out=out)
+            if d.complete:
+                return d
+        return synthesize(
+            model,
+            cfg,
+            on_event=tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None,
+            out=out,
+        )
 
 # %% ../nbs/10_bench.ipynb #3ed40a63
-GRID_COLUMNS = ['model', 'source', 'method', 'bits', 'seed', 'top1', 'fp_top1', 'delta', 'n', 'synth_steps', 'iters',
-                'round_weight', 'synth_seconds', 'quant_seconds', 'policy', 'fold_bn', 'device', 'torch', 'command']
+GRID_COLUMNS = [
+    'model',
+    'source',
+    'method',
+    'bits',
+    'seed',
+    'top1',
+    'fp_top1',
+    'delta',
+    'n',
+    'synth_steps',
+    'iters',
+    'round_weight',
+    'synth_seconds',
+    'quant_seconds',
+    'policy',
+    'fold_bn',
+    'device',
+    'torch',
+    'command',
+]
 
-def row_key(r:dict) -> tuple: return (r['model'], r['source'], r['method'], r['bits'], int(r['seed']))
 
-def _bits(s:str): w, a = s[1:].split('A'); return int(w), int(a)
+def row_key(r: dict) -> tuple:
+    return (r['model'], r['source'], r['method'], r['bits'], int(r['seed']))
 
-def policy_str(p:dict) -> str:
+
+def _bits(s: str):
+    w, a = s[1:].split('A')
+    return int(w), int(a)
+
+
+def policy_str(p: dict) -> str:
     return f"first W{p['first_w']}A{p['first_a'] or 'fp'}, second A{p['second_a'] or 'a'}, last W{p['last_w']}A{p['last_a']}"
 
 # %% ../nbs/10_bench.ipynb #cc1baf9f
-def run_row(spec:dict, # model, source, method, bits ('W4A4'), seed
-            cache_dir, test=None, fp_top1:dict|None=None, n:int=256, preset:str='cpu', iters:int|None=None,
-            synth_steps:int|None=None, command:str='') -> dict:
+def run_row(
+    spec: dict,  # model, source, method, bits ('W4A4'), seed
+    cache_dir,
+    test=None,
+    fp_top1: dict | None = None,
+    n: int = 256,
+    preset: str = 'cpu',
+    iters: int | None = None,
+    synth_steps: int | None = None,
+    command: str = '',
+) -> dict:
     "Run and measure one grid row."
-    model, meta = load_bundled(spec['model']); w, a = _bits(spec['bits']); seed = int(spec['seed'])
+    model, meta = load_bundled(spec['model'])
+    w, a = _bits(spec['bits'])
+    seed = int(spec['seed'])
     data = calibration_data(model, spec['model'], spec['source'], n, seed, cache_dir, preset, synth_steps)
-    cfg = QuantConfig.preset(preset, w_bits=w, a_bits=a, method=spec['method'], seed=seed, device='cpu', **({'iters': iters} if iters is not None else {}))
-    with Timer() as tq: qm = quantize(model, data, cfg)
+    cfg = QuantConfig.preset(
+        preset,
+        w_bits=w,
+        a_bits=a,
+        method=spec['method'],
+        seed=seed,
+        device='cpu',
+        **({'iters': iters} if iters is not None else {}),
+    )
+    with Timer() as tq:
+        qm = quantize(model, data, cfg)
     xt, yt = test if test is not None else load_fmnist('test')
-    top1 = evaluate(qm, TensorBatches(xt, yt, 500))['top1']; fp = (fp_top1 or {}).get(spec['model'], meta['test_top1'])
-    return dict(spec, seed=seed, top1=round(top1, 2), fp_top1=round(fp, 2), delta=round(top1 - fp, 2), n=len(data),
-                synth_steps=data.meta.get('steps') if spec['source'] in ('genie', 'zeroq') else 0, iters=cfg.iters,
-                round_weight=cfg.round_weight, synth_seconds=round(data.meta.get('seconds', 0.0), 1), quant_seconds=round(tq.s, 1),
-                policy=policy_str(qm.meta['policy']), fold_bn=cfg.fold_bn, device='cpu', torch=str(torch.__version__), command=command)
+    top1 = evaluate(qm, TensorBatches(xt, yt, 500))['top1']
+    fp = (fp_top1 or {}).get(spec['model'], meta['test_top1'])
+    return dict(
+        spec,
+        seed=seed,
+        top1=round(top1, 2),
+        fp_top1=round(fp, 2),
+        delta=round(top1 - fp, 2),
+        n=len(data),
+        synth_steps=data.meta.get('steps') if spec['source'] in ('genie', 'zeroq') else 0,
+        iters=cfg.iters,
+        round_weight=cfg.round_weight,
+        synth_seconds=round(data.meta.get('seconds', 0.0), 1),
+        quant_seconds=round(tq.s, 1),
+        policy=policy_str(qm.meta['policy']),
+        fold_bn=cfg.fold_bn,
+        device='cpu',
+        torch=str(torch.__version__),
+        command=command,
+    )
 
 # %% ../nbs/10_bench.ipynb #b1bd396b
 SOURCES, METHODS_ALL = ['genie', 'real', 'zeroq', 'gaussian'], ['genie', 'qdrop', 'adaround', 'rtn']
 BITS_ORDER = ('W4A4', 'W3A3', 'W2A4', 'W2A2')
 
-def _R(m, s, q, b, seed=0): return dict(model=m, source=s, method=q, bits=b, seed=seed)
+
+def _R(m, s, q, b, seed=0):
+    return dict(model=m, source=s, method=q, bits=b, seed=seed)
+
 
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     "Every row of the main grid, in the order they are run."
@@ -78,30 +158,55 @@ def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     rows += [_R('default', s, 'genie', 'W2A4', seed) for seed in (1, 2) for s in ('genie', 'real')]
     rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real') for q in METHODS_ALL]
     rows += [_R('mbv2', s, q, 'W2A4') for s in ('genie', 'zeroq', 'real') for q in ('qdrop', 'rtn')]
-    rows += [_R('default', s, 'genie', b, seed) for seed in (1, 2) for b in ('W4A4', 'W3A3') for s in ('genie', 'real')]
-    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('zeroq', 'gaussian') for q in METHODS_ALL]
-    rows += [_R('mbv2', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real', 'zeroq') for q in ('genie', 'qdrop', 'rtn')]
+    rows += [
+        _R('default', s, 'genie', b, seed)
+        for seed in (1, 2)
+        for b in ('W4A4', 'W3A3')
+        for s in ('genie', 'real')
+    ]
+    rows += [
+        _R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('zeroq', 'gaussian') for q in METHODS_ALL
+    ]
+    rows += [
+        _R('mbv2', s, q, b)
+        for b in ('W4A4', 'W3A3')
+        for s in ('genie', 'real', 'zeroq')
+        for q in ('genie', 'qdrop', 'rtn')
+    ]
     return [r for r in rows if r['model'] in models]
+
 
 def real1024_rows(models=('default',)) -> list[dict]:
     "The PTQ table on real data: every method at W4A4, W3A3, W2A4, and seeds 1, 2 of the learned methods at W2A4."
     rows = [_R('default', 'real', q, b) for b in ('W4A4', 'W3A3', 'W2A4') for q in METHODS_ALL]
-    return rows + [_R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')]
+    return rows + [
+        _R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')
+    ]
+
 
 def images_rows(models=('default',)) -> list[dict]:
     "The W2A4 Genie-on-Genie-data row (run at another number of images), seed 0 first, then seeds 1 and 2."
     return [_R('default', 'genie', 'genie', 'W2A4', seed) for seed in (0, 1, 2)]
 
+
 def iters_rows(models=('default',)) -> list[dict]:
     "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
     return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie')]
 
-GRIDS = {'main': (grid_rows, 256, None), 'real1024': (real1024_rows, 1024, None), 'images64': (images_rows, 64, None),
-         'images1024': (images_rows, 1024, None), 'iters1000': (iters_rows, 256, 1000)}  # name: (rows, n, iters or preset's)
 
-def grid_csv(name:str) -> str:
+GRIDS = {
+    'main': (grid_rows, 256, None),
+    'real1024': (real1024_rows, 1024, None),
+    'images64': (images_rows, 64, None),
+    'images1024': (images_rows, 1024, None),
+    'iters1000': (iters_rows, 256, 1000),
+}  # name: (rows, n, iters or preset's)
+
+
+def grid_csv(name: str) -> str:
     "Where a named grid keeps its rows: `bench/results.csv` for the main grid, `bench/<name>.csv` for side grids."
-    if name not in GRIDS: raise GenieError(f'unknown grid {name!r}; choose one of {", ".join(GRIDS)}')
+    if name not in GRIDS:
+        raise GenieError(f'unknown grid {name!r}; choose one of {", ".join(GRIDS)}')
     return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
 
 # %% ../nbs/10_bench.ipynb #0caa0ec3
@@ -110,64 +215,118 @@ def read_results(csv_path) -> list[dict]:
     p = Path(csv_path)
     return list(csv.DictReader(p.open())) if p.exists() else []
 
-def append_result(csv_path, row:dict):
+
+def append_result(csv_path, row: dict):
     "Add one row to the results CSV, atomically (and under a lock, so parallel grid workers can share the file)."
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     with open(str(csv_path) + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         rows = read_results(csv_path) + [{k: row.get(k, '') for k in GRID_COLUMNS}]
+
         def write(tmp):
-            with open(tmp, 'w', newline='') as f: w = csv.DictWriter(f, GRID_COLUMNS); w.writeheader(); w.writerows(rows)
+            with open(tmp, 'w', newline='') as f:
+                w = csv.DictWriter(f, GRID_COLUMNS)
+                w.writeheader()
+                w.writerows(rows)
+
         atomic_write(csv_path, write)
 
 # %% ../nbs/10_bench.ipynb #e7719ecb
-def run_grid(csv_path='bench/results.csv', rows=None, cache_dir='bench/cache', max_rows:int|None=None, n:int=256,
-             preset:str='cpu', iters:int|None=None, synth_steps:int|None=None, command:str='', log=print,
-             shard:tuple=(0, 1), # (k, n): run only every n-th row starting at k (parallel workers)
-            ) -> int:
+def run_grid(
+    csv_path='bench/results.csv',
+    rows=None,
+    cache_dir='bench/cache',
+    max_rows: int | None = None,
+    n: int = 256,
+    preset: str = 'cpu',
+    iters: int | None = None,
+    synth_steps: int | None = None,
+    command: str = '',
+    log=print,
+    shard: tuple = (0, 1),  # (k, n): run only every n-th row starting at k (parallel workers)
+) -> int:
     "Run the grid rows not yet in `csv_path`, appending each; returns how many were run."
-    rows = (grid_rows() if rows is None else rows)[shard[0]::shard[1]]
+    rows = (grid_rows() if rows is None else rows)[shard[0] :: shard[1]]
     done = lambda: {row_key(r) for r in read_results(csv_path)}
     todo, test, ran = [r for r in rows if row_key(r) not in done()], load_fmnist('test'), 0
     for spec in tqdm(todo, desc='grid'):
-        if max_rows is not None and ran >= max_rows: break
+        if max_rows is not None and ran >= max_rows:
+            break
         with row_claim(csv_path, spec) as mine:
-            if not mine or row_key(spec) in done(): continue  # another worker has it, or finished it meanwhile
-            r = run_row(spec, cache_dir, test, n=n, preset=preset, iters=iters, synth_steps=synth_steps, command=command)
-            append_result(csv_path, r); ran += 1
-        log(f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ {r['delta']})")
+            if not mine or row_key(spec) in done():
+                continue  # another worker has it, or finished it meanwhile
+            r = run_row(
+                spec,
+                cache_dir,
+                test,
+                n=n,
+                preset=preset,
+                iters=iters,
+                synth_steps=synth_steps,
+                command=command,
+            )
+            append_result(csv_path, r)
+            ran += 1
+        log(
+            f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ {r['delta']})"
+        )
     return ran
 
+
 @contextmanager
-def row_claim(csv_path, spec:dict):
+def row_claim(csv_path, spec: dict):
     "Yield True if this process holds the row's lock (released when the row ends or the process dies), else False."
-    p = Path(str(csv_path) + '.claims')/('_'.join(map(str, row_key(spec))) + '.lock'); p.parent.mkdir(parents=True, exist_ok=True)
+    p = Path(str(csv_path) + '.claims') / ('_'.join(map(str, row_key(spec))) + '.lock')
+    p.parent.mkdir(parents=True, exist_ok=True)
     with open(p, 'w') as f:
-        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError: yield False; return
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
         yield True
 
 # %% ../nbs/10_bench.ipynb #9c23ed47
-def _cell(vals, fp:float) -> str:
-    if not vals: return '–'
-    m = statistics.mean(vals); d = f"{m - fp:+.2f}".replace('-', '−')
-    return f"{m:.2f} ({d})" if len(vals) == 1 else f"{m:.2f} ± {statistics.stdev(vals):.2f} ({d}, {len(vals)} seeds)"
+def _cell(vals, fp: float) -> str:
+    if not vals:
+        return '–'
+    m = statistics.mean(vals)
+    d = f"{m - fp:+.2f}".replace('-', '−')
+    return (
+        f"{m:.2f} ({d})"
+        if len(vals) == 1
+        else f"{m:.2f} ± {statistics.stdev(vals):.2f} ({d}, {len(vals)} seeds)"
+    )
+
 
 def _ordered(values, order) -> list:
     "Distinct `values`, those in `order` first (in that order), then the rest as they come."
-    seen = list(dict.fromkeys(values)); return [v for v in order if v in seen] + [v for v in seen if v not in order]
+    seen = list(dict.fromkeys(values))
+    return [v for v in order if v in seen] + [v for v in seen if v not in order]
+
 
 def results_markdown(csv_path='bench/results.csv') -> str:
     "Markdown tables (one per model) of top-1 by source × method × bits, each cell with its Δ to FP32."
     rows, out = read_results(csv_path), []
     for m in _ordered((r['model'] for r in rows), list(BUNDLED)):
-        rm = [r for r in rows if r['model'] == m]; fp = float(rm[0]['fp_top1'])
+        rm = [r for r in rows if r['model'] == m]
+        fp = float(rm[0]['fp_top1'])
         bits = _ordered((r['bits'] for r in rm), BITS_ORDER)
-        out += [f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)", '',
-                '| data | method | ' + ' | '.join(bits) + ' |', '|---|---|' + '---|' * len(bits)]
+        out += [
+            f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)",
+            '',
+            '| data | method | ' + ' | '.join(bits) + ' |',
+            '|---|---|' + '---|' * len(bits),
+        ]
         for s in _ordered((r['source'] for r in rm), SOURCES):
             for q in _ordered((r['method'] for r in rm if r['source'] == s), METHODS_ALL):
-                cells = [_cell([float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)], fp) for b in bits]
+                cells = [
+                    _cell(
+                        [float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)],
+                        fp,
+                    )
+                    for b in bits
+                ]
                 out.append(f'| {s} | {q} | ' + ' | '.join(cells) + ' |')
         out.append('')
     return '\n'.join(out)
@@ -175,101 +334,225 @@ def results_markdown(csv_path='bench/results.csv') -> str:
 # %% ../nbs/10_bench.ipynb #9c5521d0
 def _quant_stage(model, data, cfg, path, progress):
     "Quantize, or load the artifact a previous run left."
-    if Path(path).exists(): return load_quantized(path, model), 0.0
-    with Timer() as t: qm = quantize(model, data, cfg, resume=Path(str(path) + '.progress'))
-    save_quantized(qm, path); Path(str(path) + '.progress').unlink(missing_ok=True)
+    if Path(path).exists():
+        return load_quantized(path, model), 0.0
+    with Timer() as t:
+        qm = quantize(model, data, cfg, resume=Path(str(path) + '.progress'))
+    save_quantized(qm, path)
+    Path(str(path) + '.progress').unlink(missing_ok=True)
     return qm, t.s
 
 # %% ../nbs/10_bench.ipynb #bf7c0d88
-def run_demo(out_dir='genie_out', model_name:str='default', w_bits:int=4, a_bits:int=4, preset:str='cpu', n:int|None=None,
-             steps:int|None=None, iters:int|None=None, # override the preset's synthesis steps / reconstruction iterations
-             n_real:int=1024, seed:int=0, fresh:bool=False, progress:bool=True, log=print) -> dict:
+def run_demo(
+    out_dir='genie_out',
+    model_name: str = 'default',
+    w_bits: int = 4,
+    a_bits: int = 4,
+    preset: str = 'cpu',
+    n: int | None = None,
+    steps: int | None = None,
+    iters: int | None = None,  # override the preset's synthesis steps / reconstruction iterations
+    n_real: int = 1024,
+    seed: int = 0,
+    fresh: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict:
     "FP32 vs RTN vs Genie zero-shot vs Genie-M on real images, at W{w}A{a}, on the bundled model; artifacts in `out_dir`."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     if fresh:
-        for f in out.iterdir(): f.unlink()
-    model, meta = load_bundled(model_name); test = TensorBatches(*load_fmnist('test'), batch_size=500); rows = []
+        for f in out.iterdir():
+            f.unlink()
+    model, meta = load_bundled(model_name)
+    test = TensorBatches(*load_fmnist('test'), batch_size=500)
+    rows = []
+
     def row(name, qm, data_s, quant_s):
-        with Timer() as te: r = evaluate(qm, test)
-        rows.append(dict(model=name, top1=round(r['top1'], 2), data_seconds=round(data_s, 1), quant_seconds=round(quant_s, 1), eval_seconds=round(te.s, 1)))
+        with Timer() as te:
+            r = evaluate(qm, test)
+        rows.append(
+            dict(
+                model=name,
+                top1=round(r['top1'], 2),
+                data_seconds=round(data_s, 1),
+                quant_seconds=round(quant_s, 1),
+                eval_seconds=round(te.s, 1),
+            )
+        )
         log(f"{name:<34} {rows[-1]['top1']:6.2f} %")
+
     row('FP32', model, 0, 0)
-    scfg = SynthConfig.preset(preset, method='genie', seed=seed, **{k: v for k, v in dict(n=n, steps=steps).items() if v})
-    syn = synthesize(model, scfg, on_event=tqdm_subscriber(desc='Genie-D synthesis') if progress else None, out=out/'synth_genie.pt')
-    if not syn.complete: raise StopRequested('synthesis interrupted; re-run to resume')
-    qcfg = lambda method: QuantConfig.preset(preset, w_bits=w_bits, a_bits=a_bits, method=method, seed=seed, device='cpu',
-                                             **({'iters': iters} if iters is not None else {}))
+    scfg = SynthConfig.preset(
+        preset, method='genie', seed=seed, **{k: v for k, v in dict(n=n, steps=steps).items() if v}
+    )
+    syn = synthesize(
+        model,
+        scfg,
+        on_event=tqdm_subscriber(desc='Genie-D synthesis') if progress else None,
+        out=out / 'synth_genie.pt',
+    )
+    if not syn.complete:
+        raise StopRequested('synthesis interrupted; re-run to resume')
+    qcfg = lambda method: QuantConfig.preset(
+        preset,
+        w_bits=w_bits,
+        a_bits=a_bits,
+        method=method,
+        seed=seed,
+        device='cpu',
+        **({'iters': iters} if iters is not None else {}),
+    )
     bits = f'W{w_bits}A{a_bits}'
-    qm, s = _quant_stage(model, syn, qcfg('rtn'), out/f'rtn_{bits}.qpt', progress); row(f'RTN {bits} (synthetic ranges)', qm, syn.meta['seconds'], s)
-    qm, s = _quant_stage(model, syn, qcfg('genie'), out/f'genie_zeroshot_{bits}.qpt', progress); row(f'Genie zero-shot {bits}', qm, syn.meta['seconds'], s)
-    real = synthesize(model, SynthConfig(n=n_real, method='real', seed=seed), out=out/'real_calib.pt')
-    qm, s = _quant_stage(model, real, qcfg('genie'), out/f'genie_real{n_real}_{bits}.qpt', progress); row(f'Genie-M, {n_real} real images {bits}', qm, 0, s)
-    res = dict(rows=rows, model=model_name, bits=bits, n_synthetic=len(syn), synth_steps=scfg.steps, iters=qcfg('genie').iters,
-               preset=preset, seed=seed, out_dir=str(out))
-    atomic_write_text(json.dumps(res, indent=1), out/'demo.json'); return res
+    qm, s = _quant_stage(model, syn, qcfg('rtn'), out / f'rtn_{bits}.qpt', progress)
+    row(f'RTN {bits} (synthetic ranges)', qm, syn.meta['seconds'], s)
+    qm, s = _quant_stage(model, syn, qcfg('genie'), out / f'genie_zeroshot_{bits}.qpt', progress)
+    row(f'Genie zero-shot {bits}', qm, syn.meta['seconds'], s)
+    real = synthesize(model, SynthConfig(n=n_real, method='real', seed=seed), out=out / 'real_calib.pt')
+    qm, s = _quant_stage(model, real, qcfg('genie'), out / f'genie_real{n_real}_{bits}.qpt', progress)
+    row(f'Genie-M, {n_real} real images {bits}', qm, 0, s)
+    res = dict(
+        rows=rows,
+        model=model_name,
+        bits=bits,
+        n_synthetic=len(syn),
+        synth_steps=scfg.steps,
+        iters=qcfg('genie').iters,
+        preset=preset,
+        seed=seed,
+        out_dir=str(out),
+    )
+    atomic_write_text(json.dumps(res, indent=1), out / 'demo.json')
+    return res
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
 def _top1s(rows, **match) -> list[float]:
     "Top-1 of every row whose fields equal `match` (one per seed)."
     return [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
 
-def _mean_top1(rows, **match) -> float|None:
-    v = _top1s(rows, **match); return statistics.mean(v) if v else None
 
-def plot_accuracy_vs_bits(csv_path='bench/results.csv', model:str='default', method:str='genie') -> Figure:
+def _mean_top1(rows, **match) -> float | None:
+    v = _top1s(rows, **match)
+    return statistics.mean(v) if v else None
+
+
+def plot_accuracy_vs_bits(
+    csv_path='bench/results.csv', model: str = 'default', method: str = 'genie'
+) -> Figure:
     "Top-1 vs bits, one line per calibration data source, for one PTQ method."
     rows = [r for r in read_results(csv_path) if r['model'] == model]
     bits = _ordered((r['bits'] for r in rows), BITS_ORDER)
-    fig = Figure(figsize=(6, 3.6)); ax = fig.add_subplot(1, 1, 1)
-    for c, src in enumerate(SOURCES):  # fixed order and colour per source, so the figures of both models read alike
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for c, src in enumerate(
+        SOURCES
+    ):  # fixed order and colour per source, so the figures of both models read alike
         pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
         pts = [(i, v) for i, v in pts if v is not None]
-        if pts: ax.plot(*zip(*pts), marker='o', color=f'C{c}', label=f'{src} data')
-    if rows: ax.axhline(float(rows[0]['fp_top1']), ls='--', c='gray', label='FP32')
-    ax.set_xticks(range(len(bits)), bits); ax.set_ylabel('top-1 % (10k test images)')
-    ax.set_title(f'{model}: {method} PTQ, by calibration data'); ax.legend(fontsize=8); fig.tight_layout()
+        if pts:
+            ax.plot(*zip(*pts), marker='o', color=f'C{c}', label=f'{src} data')
+    if rows:
+        ax.axhline(float(rows[0]['fp_top1']), ls='--', c='gray', label='FP32')
+    ax.set_xticks(range(len(bits)), bits)
+    ax.set_ylabel('top-1 % (10k test images)')
+    ax.set_title(f'{model}: {method} PTQ, by calibration data')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
-def plot_accuracy_vs_images(paths:dict|None=None, # {n images: results CSV}
-                            model:str='default', bits:str='W2A4') -> Figure:
+
+def plot_accuracy_vs_images(
+    paths: dict | None = None,  # {n images: results CSV}
+    model: str = 'default',
+    bits: str = 'W2A4',
+) -> Figure:
     "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over the seeds measured, ± std as error bars."
     paths = paths or images_csvs('bench')
-    tops = {n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits) for n, p in paths.items()}
+    tops = {
+        n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits)
+        for n, p in paths.items()
+    }
     tops = {n: v for n, v in tops.items() if v}
-    fig = Figure(figsize=(5, 3.4)); ax = fig.add_subplot(1, 1, 1)
-    if tops: ax.errorbar(list(tops), [statistics.mean(v) for v in tops.values()],
-                         [statistics.stdev(v) if len(v) > 1 else 0.0 for v in tops.values()], marker='o', capsize=3)
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    if tops:
+        ax.errorbar(
+            list(tops),
+            [statistics.mean(v) for v in tops.values()],
+            [statistics.stdev(v) if len(v) > 1 else 0.0 for v in tops.values()],
+            marker='o',
+            capsize=3,
+        )
     for n, v in tops.items():
-        ax.annotate(f"{len(v)} seed{'s' * (len(v) > 1)}", (n, statistics.mean(v)), textcoords='offset points', xytext=(4, -12), fontsize=7)
+        ax.annotate(
+            f"{len(v)} seed{'s' * (len(v) > 1)}",
+            (n, statistics.mean(v)),
+            textcoords='offset points',
+            xytext=(4, -12),
+            fontsize=7,
+        )
     ax.margins(x=0.15)
-    ax.set_xscale('log', base=2); ax.set_xticks(list(paths), [str(n) for n in paths]); ax.set_xlabel('synthetic images')
-    ax.set_ylabel('top-1 %'); ax.set_title(f'{model}: Genie data + Genie-M, {bits}'); fig.tight_layout()
+    ax.set_xscale('log', base=2)
+    ax.set_xticks(list(paths), [str(n) for n in paths])
+    ax.set_xlabel('synthetic images')
+    ax.set_ylabel('top-1 %')
+    ax.set_title(f'{model}: Genie data + Genie-M, {bits}')
+    fig.tight_layout()
     return fig
+
 
 def images_csvs(bench_dir='bench') -> dict:
     "{number of synthetic images: the CSV holding its W2A4 Genie row}."
-    d = Path(bench_dir); return {64: d/'images64.csv', 256: d/'results.csv', 1024: d/'images1024.csv'}
+    d = Path(bench_dir)
+    return {64: d / 'images64.csv', 256: d / 'results.csv', 1024: d / 'images1024.csv'}
+
 
 def save_figures(bench_dir='bench') -> list[str]:
     "Write the figures as PNG under `bench_dir` (atomically): accuracy vs bits per bundled model, accuracy vs images; returns the paths."
-    d = Path(bench_dir); figs = {'accuracy_vs_bits.png': plot_accuracy_vs_bits(d/'results.csv'),
-        'accuracy_vs_bits_mbv2.png': plot_accuracy_vs_bits(d/'results.csv', 'mbv2'),
-        'accuracy_vs_images.png': plot_accuracy_vs_images(images_csvs(d))}
-    for name, fig in figs.items(): atomic_write(d/name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
-    return [str(d/n) for n in figs]
+    d = Path(bench_dir)
+    figs = {
+        'accuracy_vs_bits.png': plot_accuracy_vs_bits(d / 'results.csv'),
+        'accuracy_vs_bits_mbv2.png': plot_accuracy_vs_bits(d / 'results.csv', 'mbv2'),
+        'accuracy_vs_images.png': plot_accuracy_vs_images(images_csvs(d)),
+    }
+    for name, fig in figs.items():
+        atomic_write(d / name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
+    return [str(d / n) for n in figs]
 
 # %% ../nbs/10_bench.ipynb #728b5741
-def synth_quality(model_name:str='default', cache_dir='bench/cache', n:int=256, n_balance:int=1024, seed:int=0,
-                  preset:str='cpu', steps:int|None=None) -> dict:
+def synth_quality(
+    model_name: str = 'default',
+    cache_dir='bench/cache',
+    n: int = 256,
+    n_balance: int = 1024,
+    seed: int = 0,
+    preset: str = 'cpu',
+    steps: int | None = None,
+) -> dict:
     "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
     model, _ = load_bundled(model_name)
-    d = {m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps) for m in ('genie', 'zeroq')}
+    d = {
+        m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps)
+        for m in ('genie', 'zeroq')
+    }
     big = calibration_data(model, model_name, 'genie', n_balance, seed, cache_dir, preset, steps)
-    with torch.no_grad(): pred = torch.cat([model(x).argmax(1) for x in big.images.split(256)])
+    with torch.no_grad():
+        pred = torch.cat([model(x).argmax(1) for x in big.images.split(256)])
     share = pred.bincount(minlength=len(FMNIST_CLASSES)).float() / len(big)
-    res = dict(model=model_name, n=n, seed=seed, steps={m: v.meta['steps'] for m, v in d.items()},
-               plain_bn_loss={m: round(sum(bn_mismatch(model, v.images).values()), 5) for m, v in d.items()},
-               own_last_loss={m: round(v.meta['bn_loss_last'], 5) for m, v in d.items()},
-               synth_seconds={m: round(v.meta['seconds'], 1) for m, v in d.items()}, n_balance=len(big),
-               class_share=dict(zip(FMNIST_CLASSES, [round(v, 4) for v in share.tolist()])), max_class_share=round(share.max().item(), 4))
-    return dict(res, genie_le_zeroq=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['zeroq'], balanced=res['max_class_share'] <= 0.30)
+    res = dict(
+        model=model_name,
+        n=n,
+        seed=seed,
+        steps={m: v.meta['steps'] for m, v in d.items()},
+        plain_bn_loss={m: round(sum(bn_mismatch(model, v.images).values()), 5) for m, v in d.items()},
+        own_last_loss={m: round(v.meta['bn_loss_last'], 5) for m, v in d.items()},
+        synth_seconds={m: round(v.meta['seconds'], 1) for m, v in d.items()},
+        n_balance=len(big),
+        class_share=dict(zip(FMNIST_CLASSES, [round(v, 4) for v in share.tolist()])),
+        max_class_share=round(share.max().item(), 4),
+    )
+    return dict(
+        res,
+        genie_le_zeroq=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['zeroq'],
+        balanced=res['max_class_share'] <= 0.30,
+    )

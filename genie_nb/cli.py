@@ -15,7 +15,17 @@ from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, benc
 from .qmodel import save_quantized, load_quantized, quant_report
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
-from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv, synth_quality, save_figures
+from genie_nb.bench import (
+    run_demo,
+    run_grid,
+    results_markdown,
+    grid_rows,
+    policy_str,
+    GRIDS,
+    grid_csv,
+    synth_quality,
+    save_figures,
+)
 
 # %% auto #0
 __all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_desc', 'val_loader', 'real_calibration',
@@ -23,237 +33,518 @@ __all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_d
            'bench_widgets', 'build_parser', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
-def resolve_model(spec:str='default', # 'default', 'mbv2' or a checkpoint path
-                  weights=None, # local weights file (torchvision architectures)
-                 ):
+def resolve_model(
+    spec: str = 'default',  # 'default', 'mbv2' or a checkpoint path
+    weights=None,  # local weights file (torchvision architectures)
+):
     "Load the model a CLI `--model` names → (model in eval mode, meta)."
-    if spec in BUNDLED: return load_bundled(spec)
+    if spec in BUNDLED:
+        return load_bundled(spec)
     if spec in TORCHVISION_ARCHS:
-        if not weights: print(f"genie-nb: warning: --model {spec} without --weights uses random weights", file=sys.stderr)
+        if not weights:
+            print(f"genie-nb: warning: --model {spec} without --weights uses random weights", file=sys.stderr)
         return load_torchvision(spec, weights)
-    if Path(spec).suffix in ('.pt', '.pth') or Path(spec).exists(): return load_checkpoint(spec)
-    raise GenieError(f"--model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}), a torchvision architecture ({', '.join(TORCHVISION_ARCHS)}) nor an existing checkpoint file")
+    if Path(spec).suffix in ('.pt', '.pth') or Path(spec).exists():
+        return load_checkpoint(spec)
+    raise GenieError(
+        f"--model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}), a torchvision architecture ({', '.join(TORCHVISION_ARCHS)}) nor an existing checkpoint file"
+    )
 
 # %% ../nbs/09_cli.ipynb #8d6acc99
-def add_common(p:argparse.ArgumentParser):
+def add_common(p: argparse.ArgumentParser):
     "The options every subcommand shares."
     p.add_argument('--model', default='default', help="'default' (ResNet-20), 'mbv2', or a checkpoint path")
     p.add_argument('--weights', default=None, help='local weights file for a torchvision architecture')
-    p.add_argument('--input-shape', default=None, help="C,H,W (default: the model's metadata; 3,224,224 for torchvision)")
-    p.add_argument('--device', default='cpu', help='cpu, cuda or auto (synthesis, reconstruction and evaluation all run there)')
+    p.add_argument(
+        '--input-shape', default=None, help="C,H,W (default: the model's metadata; 3,224,224 for torchvision)"
+    )
+    p.add_argument(
+        '--device',
+        default='cpu',
+        help='cpu, cuda or auto (synthesis, reconstruction and evaluation all run there)',
+    )
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', action='store_true', help='last line of stdout is one JSON object')
     return p
 
 # %% ../nbs/09_cli.ipynb #c2f61562
-def input_shape(a, meta:dict) -> tuple:
+def input_shape(a, meta: dict) -> tuple:
     "(C, H, W) from `--input-shape`, else the model's metadata, else 3×224×224."
-    if not getattr(a, 'input_shape', None): return tuple(meta.get('input_shape') or (3, 224, 224))
-    try: s = tuple(int(v) for v in str(a.input_shape).split(','))
-    except ValueError: s = ()
-    if len(s) != 3 or min(s) <= 0: raise GenieError(f"--input-shape must be three positive integers C,H,W (e.g. 3,224,224), got {a.input_shape!r}")
+    if not getattr(a, 'input_shape', None):
+        return tuple(meta.get('input_shape') or (3, 224, 224))
+    try:
+        s = tuple(int(v) for v in str(a.input_shape).split(','))
+    except ValueError:
+        s = ()
+    if len(s) != 3 or min(s) <= 0:
+        raise GenieError(
+            f"--input-shape must be three positive integers C,H,W (e.g. 3,224,224), got {a.input_shape!r}"
+        )
     return s
 
 # %% ../nbs/09_cli.ipynb #d40eceec
-def transform_desc(size:int) -> str:
+def transform_desc(size: int) -> str:
     "The evaluation transform `imagenet_transform(size)` in words."
     return f"Resize({int(round(size * 256 / 224))}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
 
+
 def _rgb_square(shape, what):
     if shape[0] != 3 or shape[1] != shape[2]:
-        raise GenieError(f"{what} loads RGB images with a square crop, but the model's input shape is {shape}; pass --input-shape 3,S,S")
+        raise GenieError(
+            f"{what} loads RGB images with a square crop, but the model's input shape is {shape}; pass --input-shape 3,S,S"
+        )
     return shape[1]
+
 
 def val_loader(a, shape, device):
     "(DataLoader, transform description) over `--val-dir`; workers and pinned memory on CUDA."
     size, cuda = _rgb_square(shape, '--val-dir'), torch.device(device).type == 'cuda'
     workers = a.workers if a.workers is not None else (min(8, os.cpu_count() or 1) if cuda else 0)
-    return imagefolder_loader(a.val_dir, size, batch_size=a.eval_batch, workers=workers, pin_memory=cuda, limit=a.limit), transform_desc(size)
+    return imagefolder_loader(
+        a.val_dir, size, batch_size=a.eval_batch, workers=workers, pin_memory=cuda, limit=a.limit
+    ), transform_desc(size)
 
 # %% ../nbs/09_cli.ipynb #2abba5f6
 def real_calibration(a, model, shape) -> SyntheticData:
     "`--n` images (seeded subset) of `--train-dir` with the evaluation transform: few-shot calibration data."
     size, n = _rgb_square(shape, '--train-dir'), a.n or SynthConfig.preset(a.preset).n
-    with Timer() as t: x = imagefolder_images(a.train_dir, n, size=size, seed=a.seed)
-    if len(x) < n: print(f"genie-nb: warning: {a.train_dir} holds only {len(x)} images (asked for {n})", file=sys.stderr)
-    return SyntheticData(x, dict(method='real', n=len(x), seed=a.seed, source=str(a.train_dir), transform=transform_desc(size),
-                                 input_shape=list(shape), model_fingerprint=model_fingerprint(model), complete=True, seconds=t.s))
+    with Timer() as t:
+        x = imagefolder_images(a.train_dir, n, size=size, seed=a.seed)
+    if len(x) < n:
+        print(f"genie-nb: warning: {a.train_dir} holds only {len(x)} images (asked for {n})", file=sys.stderr)
+    return SyntheticData(
+        x,
+        dict(
+            method='real',
+            n=len(x),
+            seed=a.seed,
+            source=str(a.train_dir),
+            transform=transform_desc(size),
+            input_shape=list(shape),
+            model_fingerprint=model_fingerprint(model),
+            complete=True,
+            seconds=t.s,
+        ),
+    )
+
 
 def _add_real(p):
-    p.add_argument('--train-dir', default=None, help='ImageFolder for --data real / --method real (few-shot calibration)')
+    p.add_argument(
+        '--train-dir', default=None, help='ImageFolder for --data real / --method real (few-shot calibration)'
+    )
+
 
 def _add_val(p):
-    p.add_argument('--val-dir', default=None, help='ImageFolder to evaluate on (needed for torchvision models)')
+    p.add_argument(
+        '--val-dir', default=None, help='ImageFolder to evaluate on (needed for torchvision models)'
+    )
     p.add_argument('--eval-batch', type=int, default=64, help='images per evaluation batch (--val-dir)')
-    p.add_argument('--workers', type=int, default=None, help='data-loader workers (default: 8 on CUDA, 0 on CPU)')
+    p.add_argument(
+        '--workers', type=int, default=None, help='data-loader workers (default: 8 on CUDA, 0 on CPU)'
+    )
 
 # %% ../nbs/09_cli.ipynb #b916ac13
-def eval_data(a, meta:dict, shape, device):
+def eval_data(a, meta: dict, shape, device):
     "(loader or None, data name, transform): `--val-dir`, else Fashion-MNIST for the bundled models, else None."
-    if a.val_dir: loader, tf = val_loader(a, shape, device); return loader, str(a.val_dir), tf
-    if meta.get('dataset') == 'fashion-mnist': return fmnist_loader('test', batch_size=500, limit=a.limit), 'fashion-mnist', 'Fashion-MNIST normalisation (pad 2)'
+    if a.val_dir:
+        loader, tf = val_loader(a, shape, device)
+        return loader, str(a.val_dir), tf
+    if meta.get('dataset') == 'fashion-mnist':
+        return (
+            fmnist_loader('test', batch_size=500, limit=a.limit),
+            'fashion-mnist',
+            'Fashion-MNIST normalisation (pad 2)',
+        )
     return None, None, None
+
 
 def cmd_eval(a):
     "Evaluate a model (FP32 or `--quant`) on `--val-dir` or (bundled models) the Fashion-MNIST test set."
-    model, meta = resolve_model(a.model, a.weights); dev = pick_device(a.device)
+    model, meta = resolve_model(a.model, a.weights)
+    dev = pick_device(a.device)
     loader, data, tf = eval_data(a, meta, input_shape(a, meta), dev)
-    if loader is None: raise GenieError(f"--model {a.model} is not a Fashion-MNIST model: pass --val-dir DIR (an ImageFolder, one "
-                                        "sub-folder per class) to evaluate it; the Fashion-MNIST test set is only for the bundled models")
-    if a.quant: model = load_quantized(a.quant, model)
-    with Timer() as t: r = evaluate(model.to(dev), loader, device=dev)
-    return dict(r, seconds=round(t.s, 3), model=a.model, quant=a.quant, data=data, transform=tf, device=str(dev))
+    if loader is None:
+        raise GenieError(
+            f"--model {a.model} is not a Fashion-MNIST model: pass --val-dir DIR (an ImageFolder, one "
+            "sub-folder per class) to evaluate it; the Fashion-MNIST test set is only for the bundled models"
+        )
+    if a.quant:
+        model = load_quantized(a.quant, model)
+    with Timer() as t:
+        r = evaluate(model.to(dev), loader, device=dev)
+    return dict(
+        r, seconds=round(t.s, 3), model=a.model, quant=a.quant, data=data, transform=tf, device=str(dev)
+    )
+
 
 def _eval_parser(sub):
-    p = add_common(sub.add_parser('eval', help='top-1 on --val-dir or (bundled models) the Fashion-MNIST test set'))
-    p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images'); _add_val(p)
-    p.add_argument('--quant', default=None, help='a quantized model saved by `genie-nb quantize` (made from --model)')
-    p.set_defaults(func=cmd_eval, fmt=lambda r: f"top-1 {r['top1']:.2f} %  loss {r['loss']:.4f}  on {r['n']} images  ({r['seconds']:.1f} s)")
+    p = add_common(
+        sub.add_parser('eval', help='top-1 on --val-dir or (bundled models) the Fashion-MNIST test set')
+    )
+    p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
+    _add_val(p)
+    p.add_argument(
+        '--quant', default=None, help='a quantized model saved by `genie-nb quantize` (made from --model)'
+    )
+    p.set_defaults(
+        func=cmd_eval,
+        fmt=lambda r: (
+            f"top-1 {r['top1']:.2f} %  loss {r['loss']:.4f}  on {r['n']} images  ({r['seconds']:.1f} s)"
+        ),
+    )
 
 # %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
     "A SynthConfig from the preset and the explicit CLI overrides."
     kw = {k: getattr(a, k) for k in ('n', 'batch', 'steps') if getattr(a, k, None) is not None}
-    return SynthConfig.preset(a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra)
+    return SynthConfig.preset(
+        a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra
+    )
+
 
 def _check_real(a, meta, method):
-    if a.train_dir and method != 'real': raise GenieError(f"--train-dir is for real calibration images; use it with {'--method' if a.command == 'synth' else '--data'} real")
+    if a.train_dir and method != 'real':
+        raise GenieError(
+            f"--train-dir is for real calibration images; use it with {'--method' if a.command == 'synth' else '--data'} real"
+        )
     if method == 'real' and not a.train_dir and meta.get('dataset') != 'fashion-mnist':
-        raise GenieError(f"real calibration images for --model {a.model} come from your own images: pass --train-dir DIR (an ImageFolder)")
+        raise GenieError(
+            f"real calibration images for --model {a.model} come from your own images: pass --train-dir DIR (an ImageFolder)"
+        )
     return bool(a.train_dir)
+
 
 def cmd_synth(a):
     "Make calibration data for a model and save it."
-    model, meta = resolve_model(a.model, a.weights); shape = input_shape(a, meta)
+    model, meta = resolve_model(a.model, a.weights)
+    shape = input_shape(a, meta)
     out = Path(a.out or f'synth_{a.method}.pt')
-    if _check_real(a, meta, a.method): data = real_calibration(a, model, shape); data.save(out)
-    else: data = synthesize(model, synth_config(a, input_shape=shape), on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'), out=out)
+    if _check_real(a, meta, a.method):
+        data = real_calibration(a, model, shape)
+        data.save(out)
+    else:
+        data = synthesize(
+            model,
+            synth_config(a, input_shape=shape),
+            on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'),
+            out=out,
+        )
     m = data.meta
-    return dict(n=len(data), method=a.method, bn_loss_first=m.get('bn_loss_first'), bn_loss_last=m.get('bn_loss_last'),
-                seconds=round(m['seconds'], 2), s_per_step=m.get('s_per_step'), complete=data.complete, out=str(out))
+    return dict(
+        n=len(data),
+        method=a.method,
+        bn_loss_first=m.get('bn_loss_first'),
+        bn_loss_last=m.get('bn_loss_last'),
+        seconds=round(m['seconds'], 2),
+        s_per_step=m.get('s_per_step'),
+        complete=data.complete,
+        out=str(out),
+    )
+
 
 def _add_budget(p):
-    p.add_argument('--preset', default=None, choices=['cpu', 'paper'], help='named budgets (default: paper on CUDA, else cpu)')
-    p.add_argument('--n', type=int, default=None); p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
+    p.add_argument(
+        '--preset',
+        default=None,
+        choices=['cpu', 'paper'],
+        help='named budgets (default: paper on CUDA, else cpu)',
+    )
+    p.add_argument('--n', type=int, default=None)
+    p.add_argument('--batch', type=int, default=None)
+    p.add_argument('--steps', type=int, default=None)
+
 
 def _synth_parser(sub):
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
-    p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real']); _add_budget(p); _add_real(p)
-    p.add_argument('--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists')
-    p.set_defaults(func=cmd_synth, fmt=lambda r: (f"{r['n']} {r['method']} images → {r['out']} in {r['seconds']} s"
-                                                  + (f", BN loss {r['bn_loss_first']:.4f} → {r['bn_loss_last']:.4f}" if r['bn_loss_first'] is not None else '')))
+    p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real'])
+    _add_budget(p)
+    _add_real(p)
+    p.add_argument(
+        '--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists'
+    )
+    p.set_defaults(
+        func=cmd_synth,
+        fmt=lambda r: (
+            f"{r['n']} {r['method']} images → {r['out']} in {r['seconds']} s"
+            + (
+                f", BN loss {r['bn_loss_first']:.4f} → {r['bn_loss_last']:.4f}"
+                if r['bn_loss_first'] is not None
+                else ''
+            )
+        ),
+    )
 
 # %% ../nbs/09_cli.ipynb #6e241ad4
 def _calibration(a, model, meta=None, shape=None):
-    if Path(a.data).exists(): return SyntheticData.load(a.data, model=model)
-    if a.data not in ('genie', 'zeroq', 'gaussian', 'real'): raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
-    if _check_real(a, meta or {}, a.data): return real_calibration(a, model, shape)
-    cfg = SynthConfig.preset(a.preset, method=a.data, seed=a.seed, device=str(pick_device(a.device)), input_shape=shape,
-                                                     **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None})
-    return synthesize(model, cfg, on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'), out=Path(str(a.out) + f'.{a.data}.pt'))
+    if Path(a.data).exists():
+        return SyntheticData.load(a.data, model=model)
+    if a.data not in ('genie', 'zeroq', 'gaussian', 'real'):
+        raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
+    if _check_real(a, meta or {}, a.data):
+        return real_calibration(a, model, shape)
+    cfg = SynthConfig.preset(
+        a.preset,
+        method=a.data,
+        seed=a.seed,
+        device=str(pick_device(a.device)),
+        input_shape=shape,
+        **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None},
+    )
+    return synthesize(
+        model,
+        cfg,
+        on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'),
+        out=Path(str(a.out) + f'.{a.data}.pt'),
+    )
+
 
 def _recon_progress(ev):
-    if ev['kind'] == 'unit_done': print(f"  unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}: loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g} ({ev['seconds']:.1f} s)", file=sys.stderr)
+    if ev['kind'] == 'unit_done':
+        print(
+            f"  unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}: loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g} ({ev['seconds']:.1f} s)",
+            file=sys.stderr,
+        )
+
 
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
-    model, meta = resolve_model(a.model, a.weights); shape = input_shape(a, meta); dev = pick_device(a.device)
+    model, meta = resolve_model(a.model, a.weights)
+    shape = input_shape(a, meta)
+    dev = pick_device(a.device)
     data = _calibration(a, model, meta, shape)
-    cfg = QuantConfig.preset(a.preset, w_bits=a.w_bits, a_bits=a.a_bits, method=a.method, seed=a.seed, device=a.device,
-                             cache_device=a.cache_device, **({'iters': a.iters} if a.iters is not None else {}))
-    with Timer() as t: qm = quantize(model, data, cfg, on_event=None if a.json else _recon_progress, resume=Path(str(a.out) + '.progress'))
-    save_quantized(qm, a.out, dict(preset=a.preset)); Path(str(a.out) + '.progress').unlink(missing_ok=True)
+    cfg = QuantConfig.preset(
+        a.preset,
+        w_bits=a.w_bits,
+        a_bits=a.a_bits,
+        method=a.method,
+        seed=a.seed,
+        device=a.device,
+        cache_device=a.cache_device,
+        **({'iters': a.iters} if a.iters is not None else {}),
+    )
+    with Timer() as t:
+        qm = quantize(
+            model,
+            data,
+            cfg,
+            on_event=None if a.json else _recon_progress,
+            resume=Path(str(a.out) + '.progress'),
+        )
+    save_quantized(qm, a.out, dict(preset=a.preset))
+    Path(str(a.out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
-    top1, fp = (evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1']) if test else (None, None)
-    return dict(top1=top1, fp_top1=fp, seconds=round(t.s, 1), out=str(a.out), method=a.method, w_bits=a.w_bits, a_bits=a.a_bits,
-                data=data.meta.get('method', a.data), n=len(data.images), iters=cfg.iters, round_weight=cfg.round_weight,
-                recon_batch=cfg.recon_batch, seed=a.seed, preset=a.preset, policy=policy_str(qm.meta["policy"]), fold_bn=cfg.fold_bn,
-                fp_weight_fraction=float(quant_report(qm).attrs['fp_fraction']), device=str(dev), input_shape=list(data.images.shape[1:]),
-                eval_data=ev_data, transform=tf)
+    top1, fp = (
+        (evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1'])
+        if test
+        else (None, None)
+    )
+    return dict(
+        top1=top1,
+        fp_top1=fp,
+        seconds=round(t.s, 1),
+        out=str(a.out),
+        method=a.method,
+        w_bits=a.w_bits,
+        a_bits=a.a_bits,
+        data=data.meta.get('method', a.data),
+        n=len(data.images),
+        iters=cfg.iters,
+        round_weight=cfg.round_weight,
+        recon_batch=cfg.recon_batch,
+        seed=a.seed,
+        preset=a.preset,
+        policy=policy_str(qm.meta["policy"]),
+        fold_bn=cfg.fold_bn,
+        fp_weight_fraction=float(quant_report(qm).attrs['fp_fraction']),
+        device=str(dev),
+        input_shape=list(data.images.shape[1:]),
+        eval_data=ev_data,
+        transform=tf,
+    )
+
 
 def _quantize_parser(sub):
-    p = add_common(sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, AdaRound, RTN)'))
-    p.add_argument('--data', default='genie', help='a file from `genie-nb synth`, or genie|zeroq|gaussian|real to make it now')
+    p = add_common(
+        sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, AdaRound, RTN)')
+    )
+    p.add_argument(
+        '--data',
+        default='genie',
+        help='a file from `genie-nb synth`, or genie|zeroq|gaussian|real to make it now',
+    )
     p.add_argument('--method', default='genie', choices=['genie', 'qdrop', 'adaround', 'rtn'])
-    p.add_argument('--w-bits', type=int, default=4); p.add_argument('--a-bits', type=int, default=4)
-    p.add_argument('--iters', type=int, default=None, help='reconstruction steps per unit (default: the preset)')
-    p.add_argument('--cache-device', default='cpu', help='where cached block inputs/outputs live (cpu or cuda)')
+    p.add_argument('--w-bits', type=int, default=4)
+    p.add_argument('--a-bits', type=int, default=4)
+    p.add_argument(
+        '--iters', type=int, default=None, help='reconstruction steps per unit (default: the preset)'
+    )
+    p.add_argument(
+        '--cache-device', default='cpu', help='where cached block inputs/outputs live (cpu or cuda)'
+    )
     p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
-    p.add_argument('--out', default='quantized.qpt'); _add_budget(p); _add_real(p); _add_val(p)
-    p.set_defaults(func=cmd_quantize, fmt=lambda r: f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} in {r['seconds']} s"
-                   + (f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else ''))
+    p.add_argument('--out', default='quantized.qpt')
+    _add_budget(p)
+    _add_real(p)
+    _add_val(p)
+    p.set_defaults(
+        func=cmd_quantize,
+        fmt=lambda r: (
+            f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} in {r['seconds']} s"
+            + (f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else '')
+        ),
+    )
 
 # %% ../nbs/09_cli.ipynb #7dab462e
 def cmd_demo(a):
     "The end-to-end zero-shot demo."
     with Timer() as t:
-        r = run_demo(a.out or 'genie_out', a.model, a.w_bits, a.a_bits, a.preset, a.n, a.steps, a.iters, seed=a.seed, fresh=a.fresh,
-                     progress=not a.json, log=(lambda s: None) if a.json else print)
+        r = run_demo(
+            a.out or 'genie_out',
+            a.model,
+            a.w_bits,
+            a.a_bits,
+            a.preset,
+            a.n,
+            a.steps,
+            a.iters,
+            seed=a.seed,
+            fresh=a.fresh,
+            progress=not a.json,
+            log=(lambda s: None) if a.json else print,
+        )
     return dict(r, seconds=round(t.s, 1))
 
+
 def _demo_table(r):
-    lines = [f"{'':<36}{'top-1 %':>8}{'data s':>9}{'quant s':>9}"] + [f"{x['model']:<36}{x['top1']:>8.2f}{x['data_seconds']:>9.1f}{x['quant_seconds']:>9.1f}" for x in r['rows']]
+    lines = [f"{'':<36}{'top-1 %':>8}{'data s':>9}{'quant s':>9}"] + [
+        f"{x['model']:<36}{x['top1']:>8.2f}{x['data_seconds']:>9.1f}{x['quant_seconds']:>9.1f}"
+        for x in r['rows']
+    ]
     return '\n'.join(lines + [f"total {r['seconds']} s; artifacts in {r['out_dir']}"])
+
 
 def _demo_parser(sub):
     p = add_common(sub.add_parser('demo', help='zero-shot W4A4 on the bundled model, end to end'))
-    p.add_argument('--w-bits', type=int, default=4); p.add_argument('--a-bits', type=int, default=4)
-    p.add_argument('--iters', type=int, default=None); p.add_argument('--fresh', action='store_true', help='ignore earlier artifacts')
-    p.add_argument('--out', default=None); _add_budget(p)
+    p.add_argument('--w-bits', type=int, default=4)
+    p.add_argument('--a-bits', type=int, default=4)
+    p.add_argument('--iters', type=int, default=None)
+    p.add_argument('--fresh', action='store_true', help='ignore earlier artifacts')
+    p.add_argument('--out', default=None)
+    _add_budget(p)
     p.set_defaults(func=cmd_demo, fmt=_demo_table)
 
 # %% ../nbs/09_cli.ipynb #44a9f116
 def cmd_bench(a):
     "Benchmarks; each returns one JSON-able dict."
     model = resolve_model(a.model, a.weights)[0]
-    if a.what == 'synth': return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
-    if a.what == 'recon': return bench_recon(model, steps=a.steps or 30)
-    if a.what == 'widgets': return bench_widgets(model)
-    if a.what == 'figures': return dict(figures=save_figures('bench'))
+    if a.what == 'synth':
+        return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
+    if a.what == 'recon':
+        return bench_recon(model, steps=a.steps or 30)
+    if a.what == 'widgets':
+        return bench_widgets(model)
+    if a.what == 'figures':
+        return dict(figures=save_figures('bench'))
     if a.what == 'quality':
-        r = synth_quality(a.model, a.cache, seed=a.seed); atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json'); return r
-    csv_path = a.csv or grid_csv(a.grid); rows_fn, n_default, iters = GRIDS[a.grid]
-    n = run_grid(csv_path, rows_fn(tuple(a.models.split(','))), a.cache, max_rows=a.max_rows, n=a.n or n_default, iters=iters,
-                 shard=_shard(a.shard), command='genie-nb bench grid ' + ' '.join(sys.argv[3:]), log=print if not a.json else (lambda s: None))
-    md = results_markdown(csv_path); atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
+        r = synth_quality(a.model, a.cache, seed=a.seed)
+        atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json')
+        return r
+    csv_path = a.csv or grid_csv(a.grid)
+    rows_fn, n_default, iters = GRIDS[a.grid]
+    n = run_grid(
+        csv_path,
+        rows_fn(tuple(a.models.split(','))),
+        a.cache,
+        max_rows=a.max_rows,
+        n=a.n or n_default,
+        iters=iters,
+        shard=_shard(a.shard),
+        command='genie-nb bench grid ' + ' '.join(sys.argv[3:]),
+        log=print if not a.json else (lambda s: None),
+    )
+    md = results_markdown(csv_path)
+    atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
     return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
 
-def _shard(s:str) -> tuple:
+
+def _shard(s: str) -> tuple:
     "'K/N' -> (K, N), with a clear error for anything else."
-    try: k, n = (int(v) for v in s.split('/')); assert 0 <= k < n
-    except Exception: raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
+    try:
+        k, n = (int(v) for v in s.split('/'))
+        assert 0 <= k < n
+    except Exception:
+        raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
     return k, n
+
 
 def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
     "Seconds per weight-slider move of the QuantErrorExplorer (chart only, and chart + top-1 on 2,000 test images)."
     from genie_nb.widgets import QuantErrorExplorer
+
     xt, yt = load_fmnist('test')
-    with Timer() as tb: ex = QuantErrorExplorer(model, xt[-64:], (xt[:2000], yt[:2000]))
+    with Timer() as tb:
+        ex = QuantErrorExplorer(model, xt[-64:], (xt[:2000], yt[:2000]))
     chart, total = [], []
-    for b in moves: ex.w.value = b; chart.append(ex.seconds[0]); total.append(ex.seconds[1])
-    return dict(build_seconds=round(tb.s, 2), chart_s_max=max(chart), chart_s_mean=sum(chart) / len(chart), total_s_max=max(total),
-                total_s_mean=sum(total) / len(total), moves=len(moves), threads=torch.get_num_threads())
+    for b in moves:
+        ex.w.value = b
+        chart.append(ex.seconds[0])
+        total.append(ex.seconds[1])
+    return dict(
+        build_seconds=round(tb.s, 2),
+        chart_s_max=max(chart),
+        chart_s_mean=sum(chart) / len(chart),
+        total_s_max=max(total),
+        total_s_mean=sum(total) / len(total),
+        moves=len(moves),
+        threads=torch.get_num_threads(),
+    )
+
 
 def _bench_parser(sub):
     p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality, figures'))
     p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures'])
-    p.add_argument('--batch', type=int, default=None); p.add_argument('--steps', type=int, default=None)
-    p.add_argument('--grid', default='main', choices=list(GRIDS), help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images; iters1000: W2A4 real-data rows at 1000 iterations per unit')
-    p.add_argument('--n', type=int, default=None, help="calibration images per row (default: the grid's own, 256 for main)")
-    p.add_argument('--csv', default=None, help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)'); p.add_argument('--cache', default='bench/cache')
-    p.add_argument('--models', default='default,mbv2'); p.add_argument('--max-rows', type=int, default=None)
-    p.add_argument('--shard', default='0/1', help='K/N: this worker runs every N-th grid row from K (run N workers in parallel)')
+    p.add_argument('--batch', type=int, default=None)
+    p.add_argument('--steps', type=int, default=None)
+    p.add_argument(
+        '--grid',
+        default='main',
+        choices=list(GRIDS),
+        help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images; iters1000: W2A4 real-data rows at 1000 iterations per unit',
+    )
+    p.add_argument(
+        '--n',
+        type=int,
+        default=None,
+        help="calibration images per row (default: the grid's own, 256 for main)",
+    )
+    p.add_argument(
+        '--csv',
+        default=None,
+        help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)',
+    )
+    p.add_argument('--cache', default='bench/cache')
+    p.add_argument('--models', default='default,mbv2')
+    p.add_argument('--max-rows', type=int, default=None)
+    p.add_argument(
+        '--shard',
+        default='0/1',
+        help='K/N: this worker runs every N-th grid row from K (run N workers in parallel)',
+    )
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
 
 # %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser]
 
+
 def build_parser():
     "The `genie-nb` argument parser."
-    ap = argparse.ArgumentParser(prog='genie-nb', description='Zero-shot quantization (Genie) on the command line')
+    ap = argparse.ArgumentParser(
+        prog='genie-nb', description='Zero-shot quantization (Genie) on the command line'
+    )
     sub = ap.add_subparsers(dest='command', required=True)
-    for f in PARSERS: f(sub)
+    for f in PARSERS:
+        f(sub)
     return ap
 
 # %% ../nbs/09_cli.ipynb #95d5b4d9
@@ -261,17 +552,29 @@ def main(argv=None) -> int:
     "Entry point of the `genie-nb` console script; returns the exit code."
     a = build_parser().parse_args(argv)
     try:
-        set_threads(a.threads); seed_everything(a.seed)
+        set_threads(a.threads)
+        seed_everything(a.seed)
         cuda = pick_device(a.device).type == 'cuda'
-        if getattr(a, 'preset', 'given') is None: a.preset = 'paper' if cuda else 'cpu'
-        if cuda: torch.cuda.reset_peak_memory_stats()
+        if getattr(a, 'preset', 'given') is None:
+            a.preset = 'paper' if cuda else 'cpu'
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         r = a.func(a)
-        if cuda: r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1); print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
-    except GenieError as e: print(f"genie-nb {a.command}: error: {e}", file=sys.stderr); return 2
-    except KeyboardInterrupt: print(f"genie-nb {a.command}: interrupted", file=sys.stderr); return 130
-    except Exception as e: print(f"genie-nb {a.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr); return 1
+        if cuda:
+            r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+            print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
+    except GenieError as e:
+        print(f"genie-nb {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genie-nb {a.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        print(f"genie-nb {a.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     print(json.dumps(r) if a.json else a.fmt(r))
     return 0
+
 
 def cli():
     "Console-script wrapper."

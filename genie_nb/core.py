@@ -19,42 +19,58 @@ class GenieError(ValueError):
     "Bad input: the message says what was wrong and what to do."
 
 # %% ../nbs/00_core.ipynb #37696ca3
-def seed_everything(seed:int=0, # one seed for python, numpy and torch
-                   ):
+def seed_everything(
+    seed: int = 0,  # one seed for python, numpy and torch
+):
     "Seed python, numpy and torch (CPU and CUDA) RNGs."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #9474c4e9
-def pick_device(device:str='auto', # 'cpu', 'cuda', 'cuda:N' or 'auto'
-               ) -> torch.device:
+def pick_device(
+    device: str = 'auto',  # 'cpu', 'cuda', 'cuda:N' or 'auto'
+) -> torch.device:
     "Resolve a device name; 'auto' takes CUDA when present. Asking for CUDA without it is bad input."
-    if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if device in (None, 'auto'):
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if str(device).startswith('cuda') and not torch.cuda.is_available():
         raise GenieError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
     return torch.device(device)
 
 # %% ../nbs/00_core.ipynb #b2bac147
-def set_threads(n:int|None=None, # torch intra-op threads; None leaves torch's choice (or GENIE_NB_THREADS)
-               ):
+def set_threads(
+    n: int | None = None,  # torch intra-op threads; None leaves torch's choice (or GENIE_NB_THREADS)
+):
     "Set torch's CPU thread count (parallel test workers must not oversubscribe the cores)."
     n = n or int(os.environ.get('GENIE_NB_THREADS', 0) or 0)
-    if n: torch.set_num_threads(int(n))
+    if n:
+        torch.set_num_threads(int(n))
     return torch.get_num_threads()
 
-if os.environ.get('GENIE_NB_THREADS'): set_threads()  # parallel test workers set this so they share the cores
+
+if os.environ.get('GENIE_NB_THREADS'):
+    set_threads()  # parallel test workers set this so they share the cores
 
 # %% ../nbs/00_core.ipynb #9aa86ada
-def atomic_write(path, # destination file
-                 write:Callable[[str], Any], # called with a temporary path in the same folder
-                ):
+def atomic_write(
+    path,  # destination file
+    write: Callable[[str], Any],  # called with a temporary path in the same folder
+):
     "Write a file through `write(tmp)` and rename it into place only when that succeeded."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
     try:
-        write(tmp); um = os.umask(0); os.umask(um); os.chmod(tmp, 0o666 & ~um); os.replace(tmp, path)
+        write(tmp)
+        um = os.umask(0)
+        os.umask(um)
+        os.chmod(tmp, 0o666 & ~um)
+        os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp): os.remove(tmp)
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
 # %% ../nbs/00_core.ipynb #295ffa05
@@ -62,7 +78,8 @@ def atomic_save(obj, path):
     "`torch.save` to a temporary file, then rename."
     return atomic_write(path, lambda t: torch.save(obj, t))
 
-def atomic_write_text(text:str, path):
+
+def atomic_write_text(text: str, path):
     "Write text atomically."
     return atomic_write(path, lambda t: Path(t).write_text(text))
 
@@ -71,26 +88,32 @@ def sha256_file(path) -> str:
     "Hex sha256 of a file."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
     return h.hexdigest()
+
 
 def sha256_tensors(tensors) -> str:
     "Hex sha256 over the bytes of a sequence of tensors (a model fingerprint)."
     h = hashlib.sha256()
-    for t in tensors: h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    for t in tensors:
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #3981d44c
-def model_fingerprint(model:torch.nn.Module) -> str:
+def model_fingerprint(model: torch.nn.Module) -> str:
     "Short hash of a model's parameters and buffers: ties artifacts (synthetic data, quantized models) to their model."
     return sha256_tensors(v.float() for v in model.state_dict().values() if torch.is_tensor(v))[:16]
 
 # %% ../nbs/00_core.ipynb #feec5cb6
-def emit(on_event, # None, a callable, or a list of callables
-         kind:str, # event kind: 'start', 'step', 'batch_done', 'unit_done', 'done', ...
-         **data):
+def emit(
+    on_event,  # None, a callable, or a list of callables
+    kind: str,  # event kind: 'start', 'step', 'batch_done', 'unit_done', 'done', ...
+    **data,
+):
     "Send `{'kind': kind, **data}` to every subscriber; a subscriber returning 'stop' asks the work to stop."
-    if on_event is None: return False
+    if on_event is None:
+        return False
     ev = dict(kind=kind, **data)
     subs = on_event if isinstance(on_event, (list, tuple)) else [on_event]
     return any([s(ev) == 'stop' for s in subs])
@@ -99,7 +122,13 @@ def emit(on_event, # None, a callable, or a list of callables
 class StopRequested(Exception):
     "Raised inside a stage when a subscriber asked to stop."
 
+
 class Timer:
     "Context manager measuring wall time in seconds (`.s`)."
-    def __enter__(self): self.t0 = time.perf_counter(); return self
-    def __exit__(self, *a): self.s = time.perf_counter() - self.t0
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *a):
+        self.s = time.perf_counter() - self.t0

@@ -19,76 +19,138 @@ __all__ = ['FMNIST_DEFAULT_DIR', 'FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_MEAN'
 
 # %% ../nbs/02_data.ipynb #16c1f214
 FMNIST_DEFAULT_DIR = Path('/usr/share/datasets/fashion-mnist')
-FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-                'test':  ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
-FMNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+FMNIST_FILES = {
+    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+}
+FMNIST_CLASSES = [
+    'T-shirt/top',
+    'Trouser',
+    'Pullover',
+    'Dress',
+    'Coat',
+    'Sandal',
+    'Shirt',
+    'Sneaker',
+    'Bag',
+    'Ankle boot',
+]
 FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530  # of the 28×28 training pixels in [0, 1]
 INSTALL_HINT = "install them with `sudo apt-get install dataset-fashion-mnist` or set GENIE_NB_FMNIST_DIR to a folder holding them"
+
 
 def fmnist_dir(root=None) -> Path:
     "The folder to read Fashion-MNIST from: `root`, else $GENIE_NB_FMNIST_DIR, else Debian's location."
     return Path(root or os.environ.get('GENIE_NB_FMNIST_DIR') or FMNIST_DEFAULT_DIR)
 
 # %% ../nbs/02_data.ipynb #c0641ff2
-def _find_idx(folder:Path, name:str) -> Path:
-    for cand in (folder/name, folder/f'{name}.gz'):
-        if cand.exists(): return cand
-    raise GenieError(f"Fashion-MNIST file {name}[.gz] not found in {folder} (looked for {', '.join(sum(FMNIST_FILES.values(), ()))}); {INSTALL_HINT}")
+def _find_idx(folder: Path, name: str) -> Path:
+    for cand in (folder / name, folder / f'{name}.gz'):
+        if cand.exists():
+            return cand
+    raise GenieError(
+        f"Fashion-MNIST file {name}[.gz] not found in {folder} (looked for {', '.join(sum(FMNIST_FILES.values(), ()))}); {INSTALL_HINT}"
+    )
 
-def read_idx(path:Path) -> np.ndarray:
+
+def read_idx(path: Path) -> np.ndarray:
     "Read an idx (optionally gzipped) file into a uint8 array, checking header and length."
-    try: raw = (gzip.open if str(path).endswith('.gz') else open)(path, 'rb').read()
-    except (OSError, EOFError) as e: raise GenieError(f"{path} is unreadable or truncated ({e}); {INSTALL_HINT}") from None
-    if len(raw) < 8 or raw[:2] != b'\0\0' or raw[2] != 8: raise GenieError(f"{path} is not an idx uint8 file; {INSTALL_HINT}")
-    nd = raw[3]; dims = [int.from_bytes(raw[4+4*i:8+4*i], 'big') for i in range(nd)]
-    if len(raw) != 4 + 4*nd + int(np.prod(dims)): raise GenieError(f"{path} is truncated: expected {dims} bytes of data; {INSTALL_HINT}")
-    return np.frombuffer(raw, np.uint8, offset=4 + 4*nd).reshape(dims)
+    try:
+        raw = (gzip.open if str(path).endswith('.gz') else open)(path, 'rb').read()
+    except (OSError, EOFError) as e:
+        raise GenieError(f"{path} is unreadable or truncated ({e}); {INSTALL_HINT}") from None
+    if len(raw) < 8 or raw[:2] != b'\0\0' or raw[2] != 8:
+        raise GenieError(f"{path} is not an idx uint8 file; {INSTALL_HINT}")
+    nd = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], 'big') for i in range(nd)]
+    if len(raw) != 4 + 4 * nd + int(np.prod(dims)):
+        raise GenieError(f"{path} is truncated: expected {dims} bytes of data; {INSTALL_HINT}")
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 # %% ../nbs/02_data.ipynb #9ff6be15
-def normalize_fmnist(u8:torch.Tensor) -> torch.Tensor:
+def normalize_fmnist(u8: torch.Tensor) -> torch.Tensor:
     "uint8 (N,28,28) → float (N,1,32,32), padded by 2 px and normalised."
     x = torch.nn.functional.pad(torch.from_numpy(np.array(u8)).float().div_(255), (2, 2, 2, 2))
     return x.sub_(FMNIST_MEAN).div_(FMNIST_STD).unsqueeze(1)
 
-def load_fmnist(split:str='test', # 'train' or 'test'
-                root=None, # folder with the idx files (default: $GENIE_NB_FMNIST_DIR or Debian's)
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+
+def load_fmnist(
+    split: str = 'test',  # 'train' or 'test'
+    root=None,  # folder with the idx files (default: $GENIE_NB_FMNIST_DIR or Debian's)
+) -> tuple[torch.Tensor, torch.Tensor]:
     "Fashion-MNIST `split` as (images (N,1,32,32) float32 normalised, labels (N,) int64)."
-    if split not in FMNIST_FILES: raise GenieError(f"split must be 'train' or 'test', not {split!r}")
-    folder = fmnist_dir(root); img_f, lab_f = (_find_idx(folder, n) for n in FMNIST_FILES[split])
+    if split not in FMNIST_FILES:
+        raise GenieError(f"split must be 'train' or 'test', not {split!r}")
+    folder = fmnist_dir(root)
+    img_f, lab_f = (_find_idx(folder, n) for n in FMNIST_FILES[split])
     imgs, labs = read_idx(img_f), read_idx(lab_f)
-    if len(imgs) != len(labs): raise GenieError(f"{img_f} and {lab_f} disagree in length; {INSTALL_HINT}")
+    if len(imgs) != len(labs):
+        raise GenieError(f"{img_f} and {lab_f} disagree in length; {INSTALL_HINT}")
     return normalize_fmnist(imgs), torch.from_numpy(labs.astype(np.int64))
 
 # %% ../nbs/02_data.ipynb #4de95c37
 class TensorBatches:
     "Iterate (x, y) minibatches of in-memory tensors."
-    def __init__(self, x, y=None, batch_size:int=256, shuffle:bool=False, seed:int=0, channels_last:bool=True, limit:int|None=None):
+
+    def __init__(
+        self,
+        x,
+        y=None,
+        batch_size: int = 256,
+        shuffle: bool = False,
+        seed: int = 0,
+        channels_last: bool = True,
+        limit: int | None = None,
+    ):
         n = len(x) if limit is None else min(limit, len(x))
-        self.x, self.y, self.bs, self.shuffle, self.seed, self.cl, self.epoch = x[:n], (None if y is None else y[:n]), batch_size, shuffle, seed, channels_last, 0
-    def __len__(self): return (len(self.x) + self.bs - 1) // self.bs
+        self.x, self.y, self.bs, self.shuffle, self.seed, self.cl, self.epoch = (
+            x[:n],
+            (None if y is None else y[:n]),
+            batch_size,
+            shuffle,
+            seed,
+            channels_last,
+            0,
+        )
+
+    def __len__(self):
+        return (len(self.x) + self.bs - 1) // self.bs
+
     def __iter__(self):
         n = len(self.x)
-        idx = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch)) if self.shuffle else torch.arange(n)
+        idx = (
+            torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+            if self.shuffle
+            else torch.arange(n)
+        )
         self.epoch += 1
         for i in range(0, n, self.bs):
-            j = idx[i:i+self.bs]; xb = self.x[j]
-            if self.cl: xb = xb.contiguous(memory_format=torch.channels_last)
+            j = idx[i : i + self.bs]
+            xb = self.x[j]
+            if self.cl:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             yield xb, (None if self.y is None else self.y[j])
+
 
 def fmnist_loader(split='test', batch_size=256, shuffle=False, limit=None, root=None, seed=0):
     "Batches of real Fashion-MNIST."
-    x, y = load_fmnist(split, root); return TensorBatches(x, y, batch_size, shuffle, seed, limit=limit)
+    x, y = load_fmnist(split, root)
+    return TensorBatches(x, y, batch_size, shuffle, seed, limit=limit)
 
 # %% ../nbs/02_data.ipynb #c85c11a1
-def augment_crop_flip(x:torch.Tensor, # (B,C,H,W) normalised images
-                      pad:int=4, gen:torch.Generator|None=None) -> torch.Tensor:
+def augment_crop_flip(
+    x: torch.Tensor,  # (B,C,H,W) normalised images
+    pad: int = 4,
+    gen: torch.Generator | None = None,
+) -> torch.Tensor:
     "Random `pad`-pixel-shift crop (background padding) and random horizontal flip, per sample."
-    B, C, H, W = x.shape; bg = x.amin()
-    xp = torch.nn.functional.pad(x, (pad,)*4, value=float(bg))
-    dy, dx = (torch.randint(0, 2*pad + 1, (B,), generator=gen) for _ in range(2))
+    B, C, H, W = x.shape
+    bg = x.amin()
+    xp = torch.nn.functional.pad(x, (pad,) * 4, value=float(bg))
+    dy, dx = (torch.randint(0, 2 * pad + 1, (B,), generator=gen) for _ in range(2))
     rows = (dy[:, None] + torch.arange(H))[:, None, :, None].expand(B, C, H, W)
-    cols = (dx[:, None] + torch.arange(W)); flip = torch.rand(B, generator=gen) < 0.5
+    cols = dx[:, None] + torch.arange(W)
+    flip = torch.rand(B, generator=gen) < 0.5
     cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :].expand(B, C, H, W)
     bi, ci = torch.arange(B)[:, None, None, None], torch.arange(C)[None, :, None, None]
     return xp[bi, ci, rows, cols]
@@ -96,24 +158,46 @@ def augment_crop_flip(x:torch.Tensor, # (B,C,H,W) normalised images
 # %% ../nbs/02_data.ipynb #c69c4e73
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
-def imagenet_transform(size:int=224):
+
+def imagenet_transform(size: int = 224):
     "Resize(size·256/224, bilinear) → CenterCrop(size) → tensor → ImageNet normalisation."
-    return T.Compose([T.Resize(int(round(size * 256 / 224)), interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(size),
-                      T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    return T.Compose(
+        [
+            T.Resize(int(round(size * 256 / 224)), interpolation=T.InterpolationMode.BILINEAR),
+            T.CenterCrop(size),
+            T.ToTensor(),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
 
 def _image_folder(root, size):
-    if not Path(root).is_dir(): raise GenieError(f"image folder {root} does not exist (expected one sub-folder per class)")
-    try: return ImageFolder(str(root), transform=imagenet_transform(size))
-    except (FileNotFoundError, RuntimeError) as e: raise GenieError(f"{root}: {e}") from None
+    if not Path(root).is_dir():
+        raise GenieError(f"image folder {root} does not exist (expected one sub-folder per class)")
+    try:
+        return ImageFolder(str(root), transform=imagenet_transform(size))
+    except (FileNotFoundError, RuntimeError) as e:
+        raise GenieError(f"{root}: {e}") from None
 
 # %% ../nbs/02_data.ipynb #04d7b622
-def imagefolder_loader(root, size:int=224, batch_size:int=64, workers:int=0, pin_memory:bool=False, limit:int|None=None):
+def imagefolder_loader(
+    root,
+    size: int = 224,
+    batch_size: int = 64,
+    workers: int = 0,
+    pin_memory: bool = False,
+    limit: int | None = None,
+):
     "A DataLoader over an ImageFolder with the evaluation transform."
     ds = _image_folder(root, size)
-    if limit: ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=pin_memory)
+    if limit:
+        ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
+    return torch.utils.data.DataLoader(
+        ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=pin_memory
+    )
 
-def imagefolder_images(root, n:int, size:int=224, seed:int=0) -> torch.Tensor:
+
+def imagefolder_images(root, n: int, size: int = 224, seed: int = 0) -> torch.Tensor:
     "`n` random images (seeded) of an ImageFolder as one (n,3,size,size) tensor: few-shot calibration data."
     ds = _image_folder(root, size)
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]

@@ -14,55 +14,86 @@ from .core import *
 __all__ = ['as_input', 'evaluate', 'error_stats', 'layer_report', 'fp_layer_outputs']
 
 # %% ../nbs/07_evaluate.ipynb #e0be1aae
-def as_input(x:torch.Tensor, device='cpu') -> torch.Tensor:
+def as_input(x: torch.Tensor, device='cpu') -> torch.Tensor:
     "Move a batch to `device`; images (4-D) in channels_last memory format."
     x = x.to(device)
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
+
 @torch.no_grad()
-def evaluate(model:nn.Module, loader, # iterable of (x, y) batches
-             device='cpu', bar_after:int=20, desc:str='eval') -> dict:
+def evaluate(
+    model: nn.Module,
+    loader,  # iterable of (x, y) batches
+    device='cpu',
+    bar_after: int = 20,
+    desc: str = 'eval',
+) -> dict:
     "Top-1 (percent), mean cross-entropy and count of `model` on `loader`."
-    was_training = model.training; model.eval(); device = pick_device(device)
+    was_training = model.training
+    model.eval()
+    device = pick_device(device)
     correct, loss, n = 0, 0.0, 0
     for x, y in tqdm(loader, desc=desc, disable=len(loader) <= bar_after, leave=False):
         x, y = as_input(x, device), y.to(device)
         out = model(x).float()
-        loss += F.cross_entropy(out, y, reduction='sum').item(); correct += (out.argmax(1) == y).sum().item(); n += len(y)
+        loss += F.cross_entropy(out, y, reduction='sum').item()
+        correct += (out.argmax(1) == y).sum().item()
+        n += len(y)
     model.train(was_training)
-    if n == 0: raise GenieError("evaluate got no data (empty loader); check --limit")
+    if n == 0:
+        raise GenieError("evaluate got no data (empty loader); check --limit")
     return dict(top1=100 * correct / n, loss=loss / n, n=n)
 
 # %% ../nbs/07_evaluate.ipynb #90a22b81
-def _capture(model:nn.Module, names:dict, x) -> dict:
+def _capture(model: nn.Module, names: dict, x) -> dict:
     "Outputs of the modules `names` ({name: module}) for input x."
-    outs, hooks = {}, [m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o.detach().float())) for n, m in names.items()]
+    outs, hooks = (
+        {},
+        [
+            m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o.detach().float()))
+            for n, m in names.items()
+        ],
+    )
     try:
-        with torch.no_grad(): model(x)
+        with torch.no_grad():
+            model(x)
     finally:
-        for h in hooks: h.remove()
+        for h in hooks:
+            h.remove()
     return outs
 
-def error_stats(ref:torch.Tensor, out:torch.Tensor) -> dict:
+
+def error_stats(ref: torch.Tensor, out: torch.Tensor) -> dict:
     "MSE, SQNR (dB) and cosine similarity of `out` against `ref`."
-    err = (out - ref).pow(2).sum().item(); sig = ref.pow(2).sum().item()
-    return dict(mse=err / ref.numel(), sqnr_db=10 * math.log10(max(sig, 1e-30) / max(err, 1e-30)),
-                cosine=F.cosine_similarity(ref.flatten(), out.flatten(), dim=0).item())
+    err = (out - ref).pow(2).sum().item()
+    sig = ref.pow(2).sum().item()
+    return dict(
+        mse=err / ref.numel(),
+        sqnr_db=10 * math.log10(max(sig, 1e-30) / max(err, 1e-30)),
+        cosine=F.cosine_similarity(ref.flatten(), out.flatten(), dim=0).item(),
+    )
 
 # %% ../nbs/07_evaluate.ipynb #70f2ae20
-def layer_report(model:nn.Module, # the FP model
-                 qmodel:nn.Module, # its quantized copy (a `QModel`)
-                 x:torch.Tensor, # a held batch of inputs
-                 fp:dict|None=None, # the FP outputs on `x` from `fp_layer_outputs`, to skip recomputing them
-                ) -> pd.DataFrame:
+def layer_report(
+    model: nn.Module,  # the FP model
+    qmodel: nn.Module,  # its quantized copy (a `QModel`)
+    x: torch.Tensor,  # a held batch of inputs
+    fp: dict | None = None,  # the FP outputs on `x` from `fp_layer_outputs`, to skip recomputing them
+) -> pd.DataFrame:
     "Per-layer MSE, SQNR and cosine of `qmodel` against `model` on `x`, with each layer's bits."
-    ql = qmodel.qlayers(); x = as_input(x, next(model.parameters()).device)
+    ql = qmodel.qlayers()
+    x = as_input(x, next(model.parameters()).device)
     fp = fp if fp is not None else fp_layer_outputs(model, qmodel, x)
     q = _capture(qmodel.eval(), ql, x)
-    rows = [dict(layer=n, w_bits=l.w_bits or 'fp', a_bits=l.a_bits or 'fp', **error_stats(fp[n], q[n])) for n, l in ql.items() if n in q and n in fp]
+    rows = [
+        dict(layer=n, w_bits=l.w_bits or 'fp', a_bits=l.a_bits or 'fp', **error_stats(fp[n], q[n]))
+        for n, l in ql.items()
+        if n in q and n in fp
+    ]
     return pd.DataFrame(rows)
 
-def fp_layer_outputs(model:nn.Module, qmodel:nn.Module, x:torch.Tensor) -> dict:
+
+def fp_layer_outputs(model: nn.Module, qmodel: nn.Module, x: torch.Tensor) -> dict:
     "The FP model's output at every layer `qmodel` quantizes (they do not change with the bits: compute them once)."
     x = as_input(x, next(model.parameters()).device)
     return _capture(model.eval(), {n: model.get_submodule(n) for n in qmodel.qlayers()}, x)

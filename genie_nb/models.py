@@ -20,16 +20,31 @@ __all__ = ['MBV2_SMALL_SETTING', 'ASSETS', 'BUNDLED', 'ARCHS', 'TORCHVISION_ARCH
 
 # %% ../nbs/01_models.ipynb #67cc7314
 def _projection(inp, out, stride):
-    return nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out)) if stride != 1 or inp != out else None
+    return (
+        nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+        if stride != 1 or inp != out
+        else None
+    )
+
 
 def _stage(inp, out, n, stride):
-    return nn.Sequential(*[BasicBlock(inp if i == 0 else out, out, stride if i == 0 else 1,
-                                      _projection(inp, out, stride) if i == 0 else None) for i in range(n)])
+    return nn.Sequential(
+        *[
+            BasicBlock(
+                inp if i == 0 else out,
+                out,
+                stride if i == 0 else 1,
+                _projection(inp, out, stride) if i == 0 else None,
+            )
+            for i in range(n)
+        ]
+    )
 
 # %% ../nbs/01_models.ipynb #39c9a2c6
 class ResNet20(nn.Module):
     "CIFAR-style ResNet-20 with BatchNorm after every conv and 1×1 projection shortcuts."
-    def __init__(self, in_ch:int=1, num_classes:int=10, widths=(16, 32, 64), blocks:int=3):
+
+    def __init__(self, in_ch: int = 1, num_classes: int = 10, widths=(16, 32, 64), blocks: int = 3):
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, widths[0], 3, 1, 1, bias=False)
         self.bn1, self.relu = nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
@@ -37,135 +52,225 @@ class ResNet20(nn.Module):
         self.layer2 = _stage(widths[0], widths[1], blocks, 2)
         self.layer3 = _stage(widths[1], widths[2], blocks, 2)
         self.avgpool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(widths[2], num_classes)
+
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 # %% ../nbs/01_models.ipynb #d673eb26
-MBV2_SMALL_SETTING = [(1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 3, 2), (4, 64, 2, 2), (4, 96, 1, 1)]  # (t, c, n, s)
+MBV2_SMALL_SETTING = [
+    (1, 16, 1, 1),
+    (4, 24, 2, 2),
+    (4, 32, 3, 2),
+    (4, 64, 2, 2),
+    (4, 96, 1, 1),
+]  # (t, c, n, s)
+
 
 class MobileNetV2Small(nn.Module):
     "A small MobileNetV2 (torchvision `InvertedResidual` blocks) for 1×32×32 input."
-    def __init__(self, in_ch:int=1, num_classes:int=10, setting=MBV2_SMALL_SETTING, stem:int=16, last:int=256):
+
+    def __init__(
+        self,
+        in_ch: int = 1,
+        num_classes: int = 10,
+        setting=MBV2_SMALL_SETTING,
+        stem: int = 16,
+        last: int = 256,
+    ):
         super().__init__()
         layers, c = [Conv2dNormActivation(in_ch, stem, 3, 1, activation_layer=nn.ReLU6)], stem
         for t, out, n, s in setting:
-            for i in range(n): layers.append(InvertedResidual(c, out, s if i == 0 else 1, t)); c = out
+            for i in range(n):
+                layers.append(InvertedResidual(c, out, s if i == 0 else 1, t))
+                c = out
         layers.append(Conv2dNormActivation(c, last, 1, activation_layer=nn.ReLU6))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(0.1), nn.Linear(last, num_classes))
-    def forward(self, x): return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
 
 # %% ../nbs/01_models.ipynb #98fe683e
-ASSETS = Path(__file__).parent/'assets' if '__file__' in globals() else Path('../genie_nb/assets')
-BUNDLED = {'default': dict(arch='resnet20', file='resnet20_fmnist.pt', builder=ResNet20),
-           'mbv2':    dict(arch='mbv2_small', file='mbv2_small_fmnist.pt', builder=MobileNetV2Small)}
+ASSETS = Path(__file__).parent / 'assets' if '__file__' in globals() else Path('../genie_nb/assets')
+BUNDLED = {
+    'default': dict(arch='resnet20', file='resnet20_fmnist.pt', builder=ResNet20),
+    'mbv2': dict(arch='mbv2_small', file='mbv2_small_fmnist.pt', builder=MobileNetV2Small),
+}
 ARCHS = {v['arch']: v['builder'] for v in BUNDLED.values()}
 
-def build_bundled(name:str='default'):
+
+def build_bundled(name: str = 'default'):
     "An untrained bundled architecture by its name ('default' = ResNet-20, 'mbv2' = MobileNetV2-small)."
-    if name not in BUNDLED: raise GenieError(f"unknown bundled model {name!r}; choose one of {sorted(BUNDLED)}")
+    if name not in BUNDLED:
+        raise GenieError(f"unknown bundled model {name!r}; choose one of {sorted(BUNDLED)}")
     return BUNDLED[name]['builder']()
 
 # %% ../nbs/01_models.ipynb #d6dcd832
 def read_manifest(assets=None) -> dict:
     "The sidecar manifest {file: {'sha256': ..., ...}} of the bundled checkpoints."
-    p = Path(assets or ASSETS)/'manifest.json'
+    p = Path(assets or ASSETS) / 'manifest.json'
     return json.loads(p.read_text()) if p.exists() else {}
 
-def save_checkpoint(model:nn.Module, path, meta:dict, manifest:bool=True):
+
+def save_checkpoint(model: nn.Module, path, meta: dict, manifest: bool = True):
     "Save `{'state_dict', 'meta'}` atomically; record its sha256 in the folder's manifest.json."
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path = atomic_save({'state_dict': sd, 'meta': dict(meta)}, path)
     if manifest:
-        mf = read_manifest(path.parent); mf[path.name] = {'sha256': sha256_file(path), **{k: meta[k] for k in ('arch', 'test_top1') if k in meta}}
-        atomic_write_text(json.dumps(mf, indent=2, sort_keys=True) + '\n', path.parent/'manifest.json')
+        mf = read_manifest(path.parent)
+        mf[path.name] = {
+            'sha256': sha256_file(path),
+            **{k: meta[k] for k in ('arch', 'test_top1') if k in meta},
+        }
+        atomic_write_text(json.dumps(mf, indent=2, sort_keys=True) + '\n', path.parent / 'manifest.json')
     return path
 
 # %% ../nbs/01_models.ipynb #14f53db7
 def _read_checkpoint(path):
     path = Path(path)
-    if not path.exists(): raise GenieError(f"checkpoint {path} does not exist; pass a genie_nb checkpoint file or --model default")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
+    if not path.exists():
+        raise GenieError(
+            f"checkpoint {path} does not exist; pass a genie_nb checkpoint file or --model default"
+        )
+    try:
+        ck = torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GenieError(f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: {type(e).__name__}); "
-                         "re-create it or reinstall genie_nb") from None
+        raise GenieError(
+            f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: {type(e).__name__}); "
+            "re-create it or reinstall genie_nb"
+        ) from None
     if not (isinstance(ck, dict) and 'state_dict' in ck and 'meta' in ck and 'arch' in ck['meta']):
-        raise GenieError(f"{path} is a torch file but not a genie_nb checkpoint (no 'state_dict'/'meta' with 'arch')")
+        raise GenieError(
+            f"{path} is a torch file but not a genie_nb checkpoint (no 'state_dict'/'meta' with 'arch')"
+        )
     return ck
 
 # %% ../nbs/01_models.ipynb #1d486f7a
 def _check_hash(path, manifest):
     want = manifest.get(Path(path).name, {}).get('sha256')
     if want and sha256_file(path) != want:
-        raise GenieError(f"{path} does not match its sha256 in manifest.json (corrupt or replaced); reinstall genie_nb or retrain it")
+        raise GenieError(
+            f"{path} does not match its sha256 in manifest.json (corrupt or replaced); reinstall genie_nb or retrain it"
+        )
 
-def load_checkpoint(path, check_hash:bool=True):
+
+def load_checkpoint(path, check_hash: bool = True):
     "Load a genie_nb checkpoint → (model in eval mode, meta). Verifies the manifest hash when one is listed."
-    if check_hash: _check_hash(path, read_manifest(Path(path).parent))
-    ck = _read_checkpoint(path); meta = ck['meta']
-    if meta['arch'] not in ARCHS: raise GenieError(f"{path}: unknown architecture {meta['arch']!r}; known: {sorted(ARCHS)}")
+    if check_hash:
+        _check_hash(path, read_manifest(Path(path).parent))
+    ck = _read_checkpoint(path)
+    meta = ck['meta']
+    if meta['arch'] not in ARCHS:
+        raise GenieError(f"{path}: unknown architecture {meta['arch']!r}; known: {sorted(ARCHS)}")
     model = ARCHS[meta['arch']]()
-    try: model.load_state_dict(ck['state_dict'])
-    except RuntimeError as e: raise GenieError(f"{path}: weights do not fit {meta['arch']}: {str(e).splitlines()[0]}") from None
+    try:
+        model.load_state_dict(ck['state_dict'])
+    except RuntimeError as e:
+        raise GenieError(f"{path}: weights do not fit {meta['arch']}: {str(e).splitlines()[0]}") from None
     return model.eval(), meta
 
 # %% ../nbs/01_models.ipynb #3b56e566
-def load_bundled(name:str='default'):
+def load_bundled(name: str = 'default'):
     "The trained bundled model `name` → (model, meta)."
     build_bundled(name)
-    p = ASSETS/BUNDLED[name]['file']
-    if not p.exists(): raise GenieError(f"bundled checkpoint {p.name} is missing from {ASSETS}; train it with nbs/11_train.ipynb")
+    p = ASSETS / BUNDLED[name]['file']
+    if not p.exists():
+        raise GenieError(
+            f"bundled checkpoint {p.name} is missing from {ASSETS}; train it with nbs/11_train.ipynb"
+        )
     return load_checkpoint(p)
 
 # %% ../nbs/01_models.ipynb #8f3918ec
-def bn_layers(model:nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
+def bn_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
     "All BatchNorm2d layers as (name, module), in forward-registration order; error if there are none."
     bns = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
-    if not bns: raise GenieError(f"{type(model).__name__} has no BatchNorm2d layer: Genie-D synthesizes data from BN "
-                                 "statistics, so use --data real (few-shot) or a model with BatchNorm")
+    if not bns:
+        raise GenieError(
+            f"{type(model).__name__} has no BatchNorm2d layer: Genie-D synthesizes data from BN "
+            "statistics, so use --data real (few-shot) or a model with BatchNorm"
+        )
     return bns
 
 # %% ../nbs/01_models.ipynb #0cd99d7a
-TORCHVISION_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'regnet_x_400mf', 'regnet_x_800mf',
-                     'regnet_x_1_6gf', 'regnet_x_3_2gf', 'mnasnet0_5', 'mnasnet1_0']
+TORCHVISION_ARCHS = [
+    'resnet18',
+    'resnet34',
+    'resnet50',
+    'mobilenet_v2',
+    'regnet_x_400mf',
+    'regnet_x_800mf',
+    'regnet_x_1_6gf',
+    'regnet_x_3_2gf',
+    'mnasnet0_5',
+    'mnasnet1_0',
+]
 IMAGENET_NORM = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+
 
 def _unwrap_state_dict(obj, path):
     for k in ('state_dict', 'model'):
-        if isinstance(obj, dict) and k in obj and isinstance(obj[k], dict): obj = obj[k]
+        if isinstance(obj, dict) and k in obj and isinstance(obj[k], dict):
+            obj = obj[k]
     if not (isinstance(obj, dict) and obj and all(torch.is_tensor(v) for v in obj.values())):
-        raise GenieError(f"{path} holds no state_dict (expected tensors, or a dict with 'state_dict' or 'model')")
+        raise GenieError(
+            f"{path} holds no state_dict (expected tensors, or a dict with 'state_dict' or 'model')"
+        )
     return {k[7:] if k.startswith('module.') else k: v for k, v in obj.items()}
 
 # %% ../nbs/01_models.ipynb #8ba8ca4a
 def _load_weights_file(path):
-    if not Path(path).exists(): raise GenieError(f"weights file {path} does not exist")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
+    if not Path(path).exists():
+        raise GenieError(f"weights file {path} does not exist")
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GenieError(f"{path} is not a readable weights file ({type(e).__name__}); save it with torch.save(model.state_dict(), path)") from None
+        raise GenieError(
+            f"{path} is not a readable weights file ({type(e).__name__}); save it with torch.save(model.state_dict(), path)"
+        ) from None
+
 
 def _check_keys(model, sd, path):
-    own = model.state_dict(); missing = [k for k in own if k not in sd]; extra = [k for k in sd if k not in own]
-    shape = [f"{k} {tuple(sd[k].shape)}≠{tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    extra = [k for k in sd if k not in own]
+    shape = [
+        f"{k} {tuple(sd[k].shape)}≠{tuple(own[k].shape)}"
+        for k in own
+        if k in sd and sd[k].shape != own[k].shape
+    ]
     if missing or extra or shape:
-        raise GenieError(f"{path} does not fit this architecture: missing {missing[:4]}, unexpected {extra[:4]}, wrong shape {shape[:4]}")
+        raise GenieError(
+            f"{path} does not fit this architecture: missing {missing[:4]}, unexpected {extra[:4]}, wrong shape {shape[:4]}"
+        )
 
 # %% ../nbs/01_models.ipynb #0aad81c7
-def _with_versions(sd:dict, model:nn.Module) -> dict:
+def _with_versions(sd: dict, model: nn.Module) -> dict:
     "`sd` as an OrderedDict carrying `model`'s module versions (`_metadata`), as `load_state_dict` expects."
-    own = model.state_dict(); out = type(own)(sd); out._metadata = getattr(own, '_metadata', None)
+    own = model.state_dict()
+    out = type(own)(sd)
+    out._metadata = getattr(own, '_metadata', None)
     return out
 
 # %% ../nbs/01_models.ipynb #a84acdaa
-def load_torchvision(arch:str, # a name in TORCHVISION_ARCHS
-                     weights=None, # local weights file; None = random initialisation
-                     num_classes:int|None=None):
+def load_torchvision(
+    arch: str,  # a name in TORCHVISION_ARCHS
+    weights=None,  # local weights file; None = random initialisation
+    num_classes: int | None = None,
+):
     "A torchvision classifier with local weights → (model in eval mode, meta). Never downloads."
-    if arch not in TORCHVISION_ARCHS: raise GenieError(f"unknown architecture {arch!r}; choose one of {TORCHVISION_ARCHS}")
+    if arch not in TORCHVISION_ARCHS:
+        raise GenieError(f"unknown architecture {arch!r}; choose one of {TORCHVISION_ARCHS}")
     sd = _unwrap_state_dict(_load_weights_file(weights), weights) if weights else None
     nc = num_classes or (sd[[k for k in sd if k.endswith('weight')][-1]].shape[0] if sd else 1000)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=nc)
-    if sd is not None: _check_keys(model, sd, weights); model.load_state_dict(_with_versions(sd, model))
-    return model.eval(), dict(arch=arch, input_shape=[3, 224, 224], normalization=IMAGENET_NORM, weights=str(weights) if weights else None)
+    if sd is not None:
+        _check_keys(model, sd, weights)
+        model.load_state_dict(_with_versions(sd, model))
+    return model.eval(), dict(
+        arch=arch,
+        input_shape=[3, 224, 224],
+        normalization=IMAGENET_NORM,
+        weights=str(weights) if weights else None,
+    )

@@ -24,50 +24,76 @@ __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', '
            'load_quantized', 'first_qlayer', 'input_quant_forward', 'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
-def check_bits(bits, what:str='bits', allow_none:bool=True):
+def check_bits(bits, what: str = 'bits', allow_none: bool = True):
     "Bits must be an int in 2..8 (or None = FP where allowed)."
-    if bits is None and allow_none: return bits
+    if bits is None and allow_none:
+        return bits
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
         raise GenieError(f"{what} must be an integer from 2 to 8, got {bits!r}")
     return bits
 
+
 @dataclass
 class BitPolicy:
     "Bits per wrapped op: first/second/last-layer rules plus per-name overrides (None = FP)."
-    w_bits:int=4; a_bits:int=4
-    first_w:int|None=8; first_a:int|None=None  # stem: W8, unquantized input
-    second_a:int|None=8                         # second op's input; None = a_bits (QDrop's setting)
-    last_w:int|None=8; last_a:int|None=8        # classifier: W8A8
-    overrides:dict=field(default_factory=dict)  # {layer name: (w_bits, a_bits)}
+
+    w_bits: int = 4
+    a_bits: int = 4
+    first_w: int | None = 8
+    first_a: int | None = None  # stem: W8, unquantized input
+    second_a: int | None = 8  # second op's input; None = a_bits (QDrop's setting)
+    last_w: int | None = 8
+    last_a: int | None = 8  # classifier: W8A8
+    overrides: dict = field(default_factory=dict)  # {layer name: (w_bits, a_bits)}
+
     def __post_init__(self):
-        check_bits(self.w_bits, 'w_bits', False); check_bits(self.a_bits, 'a_bits', False)
-        for k in ('first_w', 'first_a', 'second_a', 'last_w', 'last_a'): check_bits(getattr(self, k), k)
-        self.overrides = {k: tuple(check_bits(b, f'override {k}') for b in v) for k, v in dict(self.overrides).items()}
+        check_bits(self.w_bits, 'w_bits', False)
+        check_bits(self.a_bits, 'a_bits', False)
+        for k in ('first_w', 'first_a', 'second_a', 'last_w', 'last_a'):
+            check_bits(getattr(self, k), k)
+        self.overrides = {
+            k: tuple(check_bits(b, f'override {k}') for b in v) for k, v in dict(self.overrides).items()
+        }
 
 # %% ../nbs/05_qmodel.ipynb #7b4dc41e
 @patch
-def assign(self:BitPolicy, names:list[str]) -> dict[str, tuple]:
+def assign(self: BitPolicy, names: list[str]) -> dict[str, tuple]:
     "{op name: (w_bits, a_bits)} for ops `names` in model order."
     out = {n: (self.w_bits, self.a_bits) for n in names}
-    if len(names) > 1: out[names[1]] = (self.w_bits, self.a_bits if self.second_a is None else self.second_a)
-    if len(names) > 2: out[names[-1]] = (self.last_w, self.last_a)
-    if names: out[names[0]] = (self.first_w, self.first_a)
+    if len(names) > 1:
+        out[names[1]] = (self.w_bits, self.a_bits if self.second_a is None else self.second_a)
+    if len(names) > 2:
+        out[names[-1]] = (self.last_w, self.last_a)
+    if names:
+        out[names[0]] = (self.first_w, self.first_a)
     unknown = set(self.overrides) - set(out)
-    if unknown: raise GenieError(f"bit-policy overrides name unknown layers {sorted(unknown)}; layers are {names}")
+    if unknown:
+        raise GenieError(f"bit-policy overrides name unknown layers {sorted(unknown)}; layers are {names}")
     return {**out, **self.overrides}
 
 # %% ../nbs/05_qmodel.ipynb #d1389b50
-def op_forward(op:nn.Conv2d|nn.Linear, x:torch.Tensor, weight:torch.Tensor) -> torch.Tensor:
+def op_forward(op: nn.Conv2d | nn.Linear, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     "`op(x)` with `weight` in place of `op.weight` (gradients flow to `weight`); subclasses keep their own forward."
-    if type(op).forward is nn.Linear.forward: return F.linear(x, weight, op.bias)
-    if type(op).forward is nn.Conv2d.forward: return op._conv_forward(x, weight, op.bias)
+    if type(op).forward is nn.Linear.forward:
+        return F.linear(x, weight, op.bias)
+    if type(op).forward is nn.Conv2d.forward:
+        return op._conv_forward(x, weight, op.bias)
     return torch.func.functional_call(op, {'weight': weight}, (x,))
 
 # %% ../nbs/05_qmodel.ipynb #ef1685bd
 class QLayer(nn.Module):
     "A Conv2d/Linear with a per-channel weight quantizer and a per-tensor input quantizer."
-    def __init__(self, op:nn.Conv2d|nn.Linear, name:str, w_bits:int|None, a_bits:int|None,
-                 init:bool=True, n_ratios:int=100, drop_prob:float=0.5):
+
+    def __init__(
+        self,
+        op: nn.Conv2d | nn.Linear,
+        name: str,
+        w_bits: int | None,
+        a_bits: int | None,
+        init: bool = True,
+        n_ratios: int = 100,
+        drop_prob: float = 0.5,
+    ):
         super().__init__()
         self.op, self.name, self.w_bits, self.a_bits = op, name, w_bits, a_bits
         self.wq = WeightQuantizer(op.weight, w_bits, init, n_ratios) if w_bits else None
@@ -75,101 +101,151 @@ class QLayer(nn.Module):
         self.w_on = self.a_on = True
         self.external_input, self.shared_from = False, None
 
-    def quant_input(self, x): return self.aq(x) if (self.aq is not None and self.a_on) else x
-    def qweight(self): return self.wq(self.op.weight) if (self.wq is not None and self.w_on) else self.op.weight
+    def quant_input(self, x):
+        return self.aq(x) if (self.aq is not None and self.a_on) else x
+
+    def qweight(self):
+        return self.wq(self.op.weight) if (self.wq is not None and self.w_on) else self.op.weight
+
     def forward(self, x):
-        if not self.external_input: x = self.quant_input(x)
+        if not self.external_input:
+            x = self.quant_input(x)
         return op_forward(self.op, x, self.qweight())
 
 # %% ../nbs/05_qmodel.ipynb #3e3f327d
 def _fwd_basic(b, x):
-    xq = b._q_in(x); out = b.bn2(b.conv2(b.relu(b.bn1(b.conv1(xq)))))
+    xq = b._q_in(x)
+    out = b.bn2(b.conv2(b.relu(b.bn1(b.conv1(xq)))))
     return b.relu(out + (b.downsample(xq) if b.downsample is not None else xq))
+
 
 def _fwd_bottleneck(b, x):
-    xq = b._q_in(x); out = b.relu(b.bn1(b.conv1(xq))); out = b.bn3(b.conv3(b.relu(b.bn2(b.conv2(out)))))
+    xq = b._q_in(x)
+    out = b.relu(b.bn1(b.conv1(xq)))
+    out = b.bn3(b.conv3(b.relu(b.bn2(b.conv2(out)))))
     return b.relu(out + (b.downsample(xq) if b.downsample is not None else xq))
 
+
 def _fwd_ir(b, x):
-    xq = b._q_in(x); out = b.conv(xq)
+    xq = b._q_in(x)
+    out = b.conv(xq)
     return xq + out if b.use_res_connect else out
 
+
 def _fwd_mnas(b, x):
-    xq = b._q_in(x); out = b.layers(xq)
+    xq = b._q_in(x)
+    out = b.layers(xq)
     return out + xq if b.apply_residual else out
 
+
 def _fwd_regnet(b, x):
-    xq = b._q_in(x); out = b.f(xq)
+    xq = b._q_in(x)
+    out = b.f(xq)
     return b.activation((b.proj(xq) if b.proj is not None else xq) + out)
 
 # %% ../nbs/05_qmodel.ipynb #438bf2c9
-def _first_qlayer(m:nn.Module, prefix:str) -> list[str]:
+def _first_qlayer(m: nn.Module, prefix: str) -> list[str]:
     return [f'{prefix}.{n}' for n, c in m.named_modules() if isinstance(c, QLayer)][:1]
+
 
 # kind: (forward, the ops that read the block input directly)
 RESIDUAL_BLOCKS = {
     BasicBlock: (_fwd_basic, lambda b: ['conv1'] + (['downsample.0'] if b.downsample is not None else [])),
-    Bottleneck: (_fwd_bottleneck, lambda b: ['conv1'] + (['downsample.0'] if b.downsample is not None else [])),
+    Bottleneck: (
+        _fwd_bottleneck,
+        lambda b: ['conv1'] + (['downsample.0'] if b.downsample is not None else []),
+    ),
     InvertedResidual: (_fwd_ir, lambda b: _first_qlayer(b.conv, 'conv')),
     _InvertedResidual: (_fwd_mnas, lambda b: _first_qlayer(b.layers, 'layers')),
     ResBottleneckBlock: (_fwd_regnet, lambda b: (['proj.0'] if b.proj is not None else []) + ['f.a.0']),
 }
 
+
 class QResidual:
     "Mixin for a residual block whose input (skip included) is quantized once, by its first op."
-    def _q_in(self, x): return self.get_submodule(self._q_owner).quant_input(x)
-    def forward(self, x, *args, **kwargs): return self._q_fwd(x, *args, **kwargs)
+
+    def _q_in(self, x):
+        return self.get_submodule(self._q_owner).quant_input(x)
+
+    def forward(self, x, *args, **kwargs):
+        return self._q_fwd(x, *args, **kwargs)
+
 
 _QCLASSES = {}
+
+
 def _qclass(cls):
-    if cls not in _QCLASSES: _QCLASSES[cls] = type(f'Q{cls.__name__}', (QResidual, cls), {'_q_fwd': RESIDUAL_BLOCKS[cls][0]})
+    if cls not in _QCLASSES:
+        _QCLASSES[cls] = type(f'Q{cls.__name__}', (QResidual, cls), {'_q_fwd': RESIDUAL_BLOCKS[cls][0]})
     return _QCLASSES[cls]
 
 # %% ../nbs/05_qmodel.ipynb #e14e139a
-def quantize_residual(block:nn.Module):
+def quantize_residual(block: nn.Module):
     "Give a residual block (with QLayers inside) a forward that shares one input quantizer with its skip."
     base = type(block)
     consumers = [c for c in RESIDUAL_BLOCKS[base][1](block) if isinstance(block.get_submodule(c), QLayer)]
-    if not consumers: return block
+    if not consumers:
+        return block
     order = [n for n, _ in block.named_modules()]
-    consumers.sort(key=order.index); owner = consumers[0]
+    consumers.sort(key=order.index)
+    owner = consumers[0]
     for c in consumers:
-        ql = block.get_submodule(c); ql.external_input = True
-        if c != owner: ql.aq, ql.shared_from = None, block.get_submodule(owner).name
+        ql = block.get_submodule(c)
+        ql.external_input = True
+        if c != owner:
+            ql.aq, ql.shared_from = None, block.get_submodule(owner).name
     block.__class__, block._q_owner = _qclass(base), owner
     return block
 
 # %% ../nbs/05_qmodel.ipynb #396dfda7
 @torch.no_grad()
-def fold_batchnorm(model:nn.Module) -> list[str]:
+def fold_batchnorm(model: nn.Module) -> list[str]:
     "Fold every BatchNorm2d that directly follows a Conv2d into it (in place); returns the folded BN names."
     prev, prev_name, folded = None, None, []
     for name, m in list(model.named_modules()):
-        if isinstance(prev, nn.Conv2d) and name.startswith(prev_name + '.'): continue  # inside a conv subclass (its padding module)
-        if isinstance(m, nn.BatchNorm2d) and isinstance(prev, nn.Conv2d) and prev.out_channels == m.num_features:
-            k = m.weight / torch.sqrt(m.running_var + m.eps) if m.affine else 1 / torch.sqrt(m.running_var + m.eps)
+        if isinstance(prev, nn.Conv2d) and name.startswith(prev_name + '.'):
+            continue  # inside a conv subclass (its padding module)
+        if (
+            isinstance(m, nn.BatchNorm2d)
+            and isinstance(prev, nn.Conv2d)
+            and prev.out_channels == m.num_features
+        ):
+            k = (
+                m.weight / torch.sqrt(m.running_var + m.eps)
+                if m.affine
+                else 1 / torch.sqrt(m.running_var + m.eps)
+            )
             b0 = prev.bias if prev.bias is not None else torch.zeros_like(m.running_mean)
             prev.weight.mul_(k.view(-1, 1, 1, 1))
             prev.bias = nn.Parameter((b0 - m.running_mean) * k + (m.bias if m.affine else 0))
             parent, _, child = name.rpartition('.')
-            setattr(model.get_submodule(parent) if parent else model, child, nn.Identity()); folded.append(name)
-        if isinstance(m, nn.Conv2d) or not list(m.children()): prev, prev_name = m, name
+            setattr(model.get_submodule(parent) if parent else model, child, nn.Identity())
+            folded.append(name)
+        if isinstance(m, nn.Conv2d) or not list(m.children()):
+            prev, prev_name = m, name
     return folded
 
 # %% ../nbs/05_qmodel.ipynb #6093b5b2
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
-def quantizable_ops(model:nn.Module) -> list[str]:
+
+def quantizable_ops(model: nn.Module) -> list[str]:
     "Names of the Conv2d/Linear layers, in `named_modules` order."
     return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and n]
 
-def unsupported_weight_layers(model:nn.Module) -> list[str]:
-    "Layers with their own parameters that are not Conv2d/Linear/normalisation (left FP)."
-    return [f'{n} ({type(m).__name__})' for n, m in model.named_modules()
-            if list(m.parameters(recurse=False)) and not isinstance(m, (nn.Conv2d, nn.Linear, QLayer, *_NORMS))
-            and not isinstance(m, (WeightQuantizer, ActQuantizer))]
 
-def arch_signature(model:nn.Module) -> str:
+def unsupported_weight_layers(model: nn.Module) -> list[str]:
+    "Layers with their own parameters that are not Conv2d/Linear/normalisation (left FP)."
+    return [
+        f'{n} ({type(m).__name__})'
+        for n, m in model.named_modules()
+        if list(m.parameters(recurse=False))
+        and not isinstance(m, (nn.Conv2d, nn.Linear, QLayer, *_NORMS))
+        and not isinstance(m, (WeightQuantizer, ActQuantizer))
+    ]
+
+
+def arch_signature(model: nn.Module) -> str:
     "Hash of a model's class and state_dict names and shapes: same architecture ⇔ same signature."
     s = type(model).__name__ + ';' + ';'.join(f'{k}:{tuple(v.shape)}' for k, v in model.state_dict().items())
     return hashlib.sha256(s.encode()).hexdigest()[:16]
@@ -177,45 +253,73 @@ def arch_signature(model:nn.Module) -> str:
 # %% ../nbs/05_qmodel.ipynb #09a495bb
 class QModel(nn.Module):
     "A fake-quantized copy of `model` (see `BitPolicy`); `meta` records where it came from."
-    def __init__(self, model:nn.Module, policy:BitPolicy|None=None, fold_bn:bool=False,
-                 init:bool=True, # False: skip range search (a state_dict will be loaded)
-                 n_ratios:int=100, drop_prob:float=0.5):
+
+    def __init__(
+        self,
+        model: nn.Module,
+        policy: BitPolicy | None = None,
+        fold_bn: bool = False,
+        init: bool = True,  # False: skip range search (a state_dict will be loaded)
+        n_ratios: int = 100,
+        drop_prob: float = 0.5,
+    ):
         super().__init__()
         names = quantizable_ops(model)
-        if not names: raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
+        if not names:
+            raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
         self.policy, self.fold_bn = policy or BitPolicy(), fold_bn
-        self.meta = dict(arch=type(model).__name__, arch_sig=arch_signature(model), fp_fingerprint=model_fingerprint(model),
-                         policy=asdict(self.policy), fold_bn=fold_bn, torch=str(torch.__version__))
+        self.meta = dict(
+            arch=type(model).__name__,
+            arch_sig=arch_signature(model),
+            fp_fingerprint=model_fingerprint(model),
+            policy=asdict(self.policy),
+            fold_bn=fold_bn,
+            torch=str(torch.__version__),
+        )
         m = copy.deepcopy(model).eval().requires_grad_(False)
-        if fold_bn: fold_batchnorm(m)
+        if fold_bn:
+            fold_batchnorm(m)
         bits = self.policy.assign(names)
         for n in names:
-            parent, _, child = n.rpartition('.'); op = m.get_submodule(n)
-            setattr(m.get_submodule(parent) if parent else m, child, QLayer(op, n, *bits[n], init=init, n_ratios=n_ratios, drop_prob=drop_prob))
+            parent, _, child = n.rpartition('.')
+            op = m.get_submodule(n)
+            setattr(
+                m.get_submodule(parent) if parent else m,
+                child,
+                QLayer(op, n, *bits[n], init=init, n_ratios=n_ratios, drop_prob=drop_prob),
+            )
         for mod in list(m.modules()):
-            if type(mod) in RESIDUAL_BLOCKS: quantize_residual(mod)
-        self.model = m; self.eval()  # quantizers train (QDrop) only while their unit is reconstructed
-        if bad := unsupported_weight_layers(m): warnings.warn(f"left in FP (unsupported layer types holding weights): {', '.join(bad)}")
+            if type(mod) in RESIDUAL_BLOCKS:
+                quantize_residual(mod)
+        self.model = m
+        self.eval()  # quantizers train (QDrop) only while their unit is reconstructed
+        if bad := unsupported_weight_layers(m):
+            warnings.warn(f"left in FP (unsupported layer types holding weights): {', '.join(bad)}")
 
-    def forward(self, x): return self.model(x)
+    def forward(self, x):
+        return self.model(x)
 
 # %% ../nbs/05_qmodel.ipynb #7b923e20
 @patch
-def qlayers(self:QModel) -> dict[str, QLayer]:
+def qlayers(self: QModel) -> dict[str, QLayer]:
     "{original layer name: QLayer}, in model order."
     return {m.name: m for m in self.model.modules() if isinstance(m, QLayer)}
 
+
 @patch
-def set_quant(self:QModel, weights:bool|None=None, acts:bool|None=None, names=None):
+def set_quant(self: QModel, weights: bool | None = None, acts: bool | None = None, names=None):
     "Switch weight and/or input quantization on or off (for all layers, or those in `names`)."
     for n, q in self.qlayers().items():
-        if names is not None and n not in names: continue
-        if weights is not None: q.w_on = weights
-        if acts is not None: q.a_on = acts
+        if names is not None and n not in names:
+            continue
+        if weights is not None:
+            q.w_on = weights
+        if acts is not None:
+            q.a_on = acts
     return self
 
 # %% ../nbs/05_qmodel.ipynb #95938a8a
-def fp_weight_fraction(qm:QModel) -> float:
+def fp_weight_fraction(qm: QModel) -> float:
     "Fraction of weight elements (Conv/Linear and unsupported weight layers) not quantized."
     q = sum(l.op.weight.numel() for l in qm.qlayers().values() if l.wq is not None)
     fp = sum(l.op.weight.numel() for l in qm.qlayers().values() if l.wq is None)
@@ -223,24 +327,42 @@ def fp_weight_fraction(qm:QModel) -> float:
         fp += sum(p.numel() for p in qm.model.get_submodule(n.split(' ')[0]).parameters(recurse=False))
     return fp / max(1, q + fp)
 
-def quant_report(qm:QModel) -> pd.DataFrame:
+
+def quant_report(qm: QModel) -> pd.DataFrame:
     "Per-layer table: layer, kind, w_bits, a_bits, #weights ('fp' = not quantized); `.attrs['fp_fraction']`."
     ql, rows = qm.qlayers(), []
     for n, l in ql.items():
-        kind = 'linear' if isinstance(l.op, nn.Linear) else 'dwconv' if l.op.groups > 1 and l.op.groups == l.op.in_channels else 'conv'
+        kind = (
+            'linear'
+            if isinstance(l.op, nn.Linear)
+            else 'dwconv'
+            if l.op.groups > 1 and l.op.groups == l.op.in_channels
+            else 'conv'
+        )
         a = ql[l.shared_from].a_bits if l.shared_from else l.a_bits
-        rows.append(dict(layer=n, kind=kind, w_bits=l.w_bits or 'fp', a_bits=a or 'fp', n_weights=l.op.weight.numel()))
+        rows.append(
+            dict(layer=n, kind=kind, w_bits=l.w_bits or 'fp', a_bits=a or 'fp', n_weights=l.op.weight.numel())
+        )
     for n in unsupported_weight_layers(qm.model):
         name, kind = n.split(' ')[0], n.split(' ')[1].strip('()')
-        rows.append(dict(layer=name, kind=kind, w_bits='fp', a_bits='fp',
-                         n_weights=sum(p.numel() for p in qm.model.get_submodule(name).parameters(recurse=False))))
-    df = pd.DataFrame(rows); df.attrs['fp_fraction'] = fp_weight_fraction(qm)
+        rows.append(
+            dict(
+                layer=name,
+                kind=kind,
+                w_bits='fp',
+                a_bits='fp',
+                n_weights=sum(p.numel() for p in qm.model.get_submodule(name).parameters(recurse=False)),
+            )
+        )
+    df = pd.DataFrame(rows)
+    df.attrs['fp_fraction'] = fp_weight_fraction(qm)
     return df
 
 # %% ../nbs/05_qmodel.ipynb #3e7047fa
 QMODEL_FORMAT, QMODEL_VERSION = 'genie_nb.qmodel', 1
 
-def save_quantized(qm:QModel, path, meta:dict|None=None) -> Path:
+
+def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
     "Save a quantized model (state_dict + metadata) atomically."
     meta = {**qm.meta, **(meta or {}), 'format_version': QMODEL_VERSION}
     sd = {k: v.detach().cpu().contiguous() for k, v in qm.state_dict().items()}
@@ -250,54 +372,91 @@ def save_quantized(qm:QModel, path, meta:dict|None=None) -> Path:
 def read_quantized(path) -> dict:
     "Read a quantized-model file → {'format', 'meta', 'state_dict'}; clear errors for missing/corrupt/foreign files."
     path = Path(path)
-    if not path.exists(): raise GenieError(f"quantized model {path} does not exist; create it with quantize(...) / genie-nb quantize")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as e:
-        raise GenieError(f"{path} is not a readable quantized model (corrupt, truncated or foreign: {type(e).__name__}); re-run quantize") from None
-    if not (isinstance(ck, dict) and ck.get('format') == QMODEL_FORMAT and isinstance(ck.get('meta'), dict) and 'state_dict' in ck):
-        raise GenieError(f"{path} is a torch file but not a genie_nb quantized model (no format '{QMODEL_FORMAT}')")
+    if not path.exists():
+        raise GenieError(
+            f"quantized model {path} does not exist; create it with quantize(...) / genie-nb quantize"
+        )
+    try:
+        ck = torch.load(path, map_location='cpu', weights_only=True)
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        AttributeError,
+    ) as e:
+        raise GenieError(
+            f"{path} is not a readable quantized model (corrupt, truncated or foreign: {type(e).__name__}); re-run quantize"
+        ) from None
+    if not (
+        isinstance(ck, dict)
+        and ck.get('format') == QMODEL_FORMAT
+        and isinstance(ck.get('meta'), dict)
+        and 'state_dict' in ck
+    ):
+        raise GenieError(
+            f"{path} is a torch file but not a genie_nb quantized model (no format '{QMODEL_FORMAT}')"
+        )
     if ck['meta'].get('format_version', 0) > QMODEL_VERSION:
-        raise GenieError(f"{path} was written by a newer genie_nb (format {ck['meta']['format_version']}); upgrade genie_nb")
+        raise GenieError(
+            f"{path} was written by a newer genie_nb (format {ck['meta']['format_version']}); upgrade genie_nb"
+        )
     return ck
 
 # %% ../nbs/05_qmodel.ipynb #d9ae4db3
-def load_state_exact(qm:nn.Module, sd:dict):
+def load_state_exact(qm: nn.Module, sd: dict):
     "`load_state_dict` (strict) with the module versions of a fresh state_dict (some modules, e.g. MNASNet, check them)."
-    sd = type(qm.state_dict())(sd); sd._metadata = getattr(qm.state_dict(), '_metadata', None)
+    sd = type(qm.state_dict())(sd)
+    sd._metadata = getattr(qm.state_dict(), '_metadata', None)
     return qm.load_state_dict(sd)
 
 # %% ../nbs/05_qmodel.ipynb #f10bb669
-def load_quantized(path, model:nn.Module) -> QModel:
+def load_quantized(path, model: nn.Module) -> QModel:
     "Rebuild the quantized model saved at `path` around its FP `model`; refuses a file made for another model."
-    ck = read_quantized(path); meta = ck['meta']
+    ck = read_quantized(path)
+    meta = ck['meta']
     if meta.get('arch') != type(model).__name__ or meta.get('arch_sig') != arch_signature(model):
-        raise GenieError(f"{path} was quantized from a {meta.get('arch')} with a different architecture than this "
-                         f"{type(model).__name__}; pass the model it was made from")
+        raise GenieError(
+            f"{path} was quantized from a {meta.get('arch')} with a different architecture than this "
+            f"{type(model).__name__}; pass the model it was made from"
+        )
     if meta.get('fp_fingerprint') != model_fingerprint(model):
-        raise GenieError(f"{path} was quantized from different FP weights (fingerprint {meta.get('fp_fingerprint')} ≠ "
-                         f"{model_fingerprint(model)}); pass the checkpoint it was made from")
+        raise GenieError(
+            f"{path} was quantized from different FP weights (fingerprint {meta.get('fp_fingerprint')} ≠ "
+            f"{model_fingerprint(model)}); pass the checkpoint it was made from"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         qm = QModel(model, BitPolicy(**meta['policy']), fold_bn=meta.get('fold_bn', False), init=False)
-    try: load_state_exact(qm, ck['state_dict'])
-    except RuntimeError as e: raise GenieError(f"{path}: stored tensors do not fit the model: {str(e).splitlines()[0]}") from None
-    qm.meta = dict(meta); return qm.set_quant(True, True).eval()
+    try:
+        load_state_exact(qm, ck['state_dict'])
+    except RuntimeError as e:
+        raise GenieError(f"{path}: stored tensors do not fit the model: {str(e).splitlines()[0]}") from None
+    qm.meta = dict(meta)
+    return qm.set_quant(True, True).eval()
 
 # %% ../nbs/05_qmodel.ipynb #8d4f7576
-def first_qlayer(block:nn.Module) -> list[str]:
+def first_qlayer(block: nn.Module) -> list[str]:
     "Path (inside `block`) of the first QLayer: the op that reads the block's input in a plain `x + f(x)` block."
     return [n for n, m in block.named_modules() if isinstance(m, QLayer)][:1]
 
-def input_quant_forward(cls:type):
+
+def input_quant_forward(cls: type):
     "A forward for blocks of `cls`: quantize the input once (`_q_in`), then run the class's own forward on it."
-    def forward(b, x, *args, **kwargs): return cls.forward(b, b._q_in(x), *args, **kwargs)
+
+    def forward(b, x, *args, **kwargs):
+        return cls.forward(b, b._q_in(x), *args, **kwargs)
+
     return forward
 
 # %% ../nbs/05_qmodel.ipynb #f898ca5f
-def register_residual(cls:type, # the block class (exact type; subclasses register separately)
-                      forward=None, # (block, x, ...) → output using `block._q_in(x)`; default `input_quant_forward(cls)`
-                      consumers=None, # block → paths of the ops reading the block input; default `first_qlayer`
-                     ) -> type:
+def register_residual(
+    cls: type,  # the block class (exact type; subclasses register separately)
+    forward=None,  # (block, x, ...) → output using `block._q_in(x)`; default `input_quant_forward(cls)`
+    consumers=None,  # block → paths of the ops reading the block input; default `first_qlayer`
+) -> type:
     "Quantize the input of `cls` blocks once, shared by the block body and its skip; usable as a class decorator."
     RESIDUAL_BLOCKS[cls] = (forward or input_quant_forward(cls), consumers or first_qlayer)
     _QCLASSES.pop(cls, None)

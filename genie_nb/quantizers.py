@@ -15,85 +15,108 @@ __all__ = ['GAMMA', 'ZETA', 'round_ste', 'qrange', 'fake_quant', 'clip_ratios', 
            'round_reg', 'ActQuantizer']
 
 # %% ../nbs/04_quantizers.ipynb #73b633e3
-def round_ste(x:torch.Tensor) -> torch.Tensor:
+def round_ste(x: torch.Tensor) -> torch.Tensor:
     "Round to nearest in the forward pass, identity gradient in the backward pass."
     return x + (x.round() - x).detach()
 
-def qrange(bits:int, # grid width in bits
-           signed:bool=False, # symmetric signed grid [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1]
-          ) -> tuple[int, int]:
+
+def qrange(
+    bits: int,  # grid width in bits
+    signed: bool = False,  # symmetric signed grid [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1]
+) -> tuple[int, int]:
     "The integer code range (qmin, qmax) of a `bits`-bit grid."
-    return (-2**(bits-1), 2**(bits-1) - 1) if signed else (0, 2**bits - 1)
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
 
 # %% ../nbs/04_quantizers.ipynb #bc6d653a
-def fake_quant(x:torch.Tensor, scale, # step size (broadcastable to x)
-               zero_point, # integer offset (broadcastable to x)
-               qmin:int, qmax:int) -> torch.Tensor:
+def fake_quant(
+    x: torch.Tensor,
+    scale,  # step size (broadcastable to x)
+    zero_point,  # integer offset (broadcastable to x)
+    qmin: int,
+    qmax: int,
+) -> torch.Tensor:
     "Quantize-dequantize `x` on the affine grid with STE rounding (gradients flow to `x` and `scale`)."
     return (torch.clamp(round_ste(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
 
 # %% ../nbs/04_quantizers.ipynb #76f9e7a8
-def clip_ratios(n:int=100) -> torch.Tensor:
+def clip_ratios(n: int = 100) -> torch.Tensor:
     "The candidate clipping ratios 1.00, 0.99, …, 1/n (n values)."
     return torch.arange(n, 0, -1, dtype=torch.float32) / n
 
-def lp_error(x, xq, p:float=2.4, dim=-1):
+
+def lp_error(x, xq, p: float = 2.4, dim=-1):
     "Mean |x − xq|^p along `dim` (the search objective)."
     return (x - xq).abs().pow(p).mean(dim)
 
 # %% ../nbs/04_quantizers.ipynb #17cb4aa1
 @torch.no_grad()
-def search_weight_qparams(w:torch.Tensor, # weight, output channels first
-                          bits:int, n_ratios:int=100, p:float=2.4,
-                          chunk:int=2**22, # max elements (ratios × weights) evaluated at once
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+def search_weight_qparams(
+    w: torch.Tensor,  # weight, output channels first
+    bits: int,
+    n_ratios: int = 100,
+    p: float = 2.4,
+    chunk: int = 2**22,  # max elements (ratios × weights) evaluated at once
+) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-channel asymmetric (scale, zero_point), each shaped (C,), by clip-ratio search."
-    w2 = w.detach().reshape(len(w), -1).float(); qmax = 2**bits - 1
+    w2 = w.detach().reshape(len(w), -1).float()
+    qmax = 2**bits - 1
     mn, mx = w2.min(1).values.clamp(max=0), w2.max(1).values.clamp(min=0)
-    rs = clip_ratios(n_ratios).to(w2.device); errs = []
+    rs = clip_ratios(n_ratios).to(w2.device)
+    errs = []
     step = max(1, chunk // w2.numel())
     for i in range(0, len(rs), step):
-        r = rs[i:i+step, None]                                     # (R,1)
-        s = ((mx - mn) * r / qmax).clamp(min=1e-8)                 # (R,C)
+        r = rs[i : i + step, None]  # (R,1)
+        s = ((mx - mn) * r / qmax).clamp(min=1e-8)  # (R,C)
         z = (-mn * r / s).round()
         q = (torch.clamp((w2 / s[..., None]).round() + z[..., None], 0, qmax) - z[..., None]) * s[..., None]
-        errs.append(lp_error(w2, q, p))                            # (R,C)
-    best = torch.cat(errs).argmin(0)                                # (C,)
-    r = rs[best]; s = ((mx - mn) * r / qmax).clamp(min=1e-8)
+        errs.append(lp_error(w2, q, p))  # (R,C)
+    best = torch.cat(errs).argmin(0)  # (C,)
+    r = rs[best]
+    s = ((mx - mn) * r / qmax).clamp(min=1e-8)
     return s, (-mn * r / s).round()
 
 # %% ../nbs/04_quantizers.ipynb #a0b06bd8
 @torch.no_grad()
-def search_act_qparams(x:torch.Tensor, bits:int, signed:bool|None=None, # None: signed iff x has negative values
-                       n_ratios:int=100, p:float=2.4,
-                       max_elems:int=2**15, # search on a fixed random subsample of this many elements (range from all)
-                       chunk:int=2**23) -> tuple[torch.Tensor, bool]:
+def search_act_qparams(
+    x: torch.Tensor,
+    bits: int,
+    signed: bool | None = None,  # None: signed iff x has negative values
+    n_ratios: int = 100,
+    p: float = 2.4,
+    max_elems: int = 2**15,  # search on a fixed random subsample of this many elements (range from all)
+    chunk: int = 2**23,
+) -> tuple[torch.Tensor, bool]:
     "Per-tensor symmetric step by clip-ratio search → (scale (scalar tensor), signed)."
     x = x.detach().float().flatten()
-    if signed is None: signed = bool(x.min() < 0)
+    if signed is None:
+        signed = bool(x.min() < 0)
     qmin, qmax = qrange(bits, signed)
     top = x.abs().max() if signed else x.max().clamp(min=0)
-    if x.numel() > max_elems: x = x[torch.randint(x.numel(), (max_elems,), generator=torch.Generator().manual_seed(0)).to(x.device)]
-    rs = clip_ratios(n_ratios).to(x.device); errs = []
+    if x.numel() > max_elems:
+        x = x[torch.randint(x.numel(), (max_elems,), generator=torch.Generator().manual_seed(0)).to(x.device)]
+    rs = clip_ratios(n_ratios).to(x.device)
+    errs = []
     step = max(1, chunk // x.numel())
     for i in range(0, len(rs), step):
-        s = (top * rs[i:i+step, None] / qmax).clamp(min=1e-8)
+        s = (top * rs[i : i + step, None] / qmax).clamp(min=1e-8)
         errs.append(lp_error(x, torch.clamp((x / s).round(), qmin, qmax) * s, p))
     return (top * rs[torch.cat(errs).argmin()] / qmax).clamp(min=1e-8), signed
 
 # %% ../nbs/04_quantizers.ipynb #bccf9e88
-def minmax_weight_qparams(w:torch.Tensor, bits:int):
+def minmax_weight_qparams(w: torch.Tensor, bits: int):
     "Per-channel asymmetric (scale, zero_point) from the full min/max range (no clipping)."
     return search_weight_qparams(w, bits, n_ratios=1)
 
 # %% ../nbs/04_quantizers.ipynb #026228af
 GAMMA, ZETA = -0.1, 1.1  # AdaRound's rectified-sigmoid stretch
 
-def rect_sigmoid(v:torch.Tensor) -> torch.Tensor:
+
+def rect_sigmoid(v: torch.Tensor) -> torch.Tensor:
     "AdaRound's rectified sigmoid h(V) = clamp(σ(V)(ζ−γ)+γ, 0, 1)."
     return torch.clamp(torch.sigmoid(v) * (ZETA - GAMMA) + GAMMA, 0, 1)
 
-def inv_rect_sigmoid(h:torch.Tensor) -> torch.Tensor:
+
+def inv_rect_sigmoid(h: torch.Tensor) -> torch.Tensor:
     "V such that h(V) = h (for h strictly inside (0, 1))."
     p = ((h - GAMMA) / (ZETA - GAMMA)).clamp(1e-6, 1 - 1e-6)
     return torch.log(p / (1 - p))
@@ -101,9 +124,14 @@ def inv_rect_sigmoid(h:torch.Tensor) -> torch.Tensor:
 # %% ../nbs/04_quantizers.ipynb #9ae8295b
 class WeightQuantizer(nn.Module):
     "Per-channel asymmetric weight quantizer: integer codes at rest, Genie-M/AdaRound soft bits while reconstructing."
-    def __init__(self, w:torch.Tensor, # the FP weight (output channels first)
-                 bits:int, init:bool=True, # False: allocate only (a state_dict will be loaded)
-                 n_ratios:int=100):
+
+    def __init__(
+        self,
+        w: torch.Tensor,  # the FP weight (output channels first)
+        bits: int,
+        init: bool = True,  # False: allocate only (a state_dict will be loaded)
+        n_ratios: int = 100,
+    ):
         super().__init__()
         self.bits, self.qmax, self.soft = bits, 2**bits - 1, False
         shape = (len(w),) + (1,) * (w.dim() - 1)
@@ -111,68 +139,88 @@ class WeightQuantizer(nn.Module):
         self.scale = nn.Parameter(s.view(shape).clone(), requires_grad=False)
         self.register_buffer('s0', s.view(shape).clone())
         self.register_buffer('zero_point', z.view(shape).clone())
-        self.register_buffer('codes', torch.clamp((w.detach() / self.s0).round() + self.zero_point, 0, self.qmax).to(torch.uint8))
+        self.register_buffer(
+            'codes',
+            torch.clamp((w.detach() / self.s0).round() + self.zero_point, 0, self.qmax).to(torch.uint8),
+        )
 
 # %% ../nbs/04_quantizers.ipynb #e0f0d7a5
 @patch
-def forward(self:WeightQuantizer, w:torch.Tensor) -> torch.Tensor:
+def forward(self: WeightQuantizer, w: torch.Tensor) -> torch.Tensor:
     "The dequantized weight: soft (B + h(V)) while reconstructing, else from the integer codes."
-    if self.soft: q = torch.clamp(self.base + rect_sigmoid(self.alpha) + self.zero_point, 0, self.qmax)
-    else: q = self.codes.to(self.scale.dtype)
+    if self.soft:
+        q = torch.clamp(self.base + rect_sigmoid(self.alpha) + self.zero_point, 0, self.qmax)
+    else:
+        q = self.codes.to(self.scale.dtype)
     return self.scale * (q - self.zero_point)
 
 # %% ../nbs/04_quantizers.ipynb #00715ed7
 @patch
-def begin_soft(self:WeightQuantizer, w:torch.Tensor, learn_scale:bool=True):
+def begin_soft(self: WeightQuantizer, w: torch.Tensor, learn_scale: bool = True):
     "Start reconstruction: freeze B = ⌊W/s₀⌋, create soft bits V with h(V) = W/s − B."
     with torch.no_grad():
         ws = w.detach() / self.scale
         self.register_buffer('base', ws.floor(), persistent=False)
         self.alpha = nn.Parameter(inv_rect_sigmoid(ws - ws.floor()))
-    self.scale.requires_grad_(learn_scale); self.soft = True
+    self.scale.requires_grad_(learn_scale)
+    self.soft = True
+
 
 @patch
-def harden(self:WeightQuantizer):
+def harden(self: WeightQuantizer):
     "End reconstruction: soft bits → hard bits 1[V ≥ 0], stored as integer codes; drop V and B."
-    if not self.soft: return
+    if not self.soft:
+        return
     with torch.no_grad():
-        self.codes.copy_(torch.clamp(self.base + (self.alpha >= 0).float() + self.zero_point, 0, self.qmax).to(torch.uint8))
+        self.codes.copy_(
+            torch.clamp(self.base + (self.alpha >= 0).float() + self.zero_point, 0, self.qmax).to(torch.uint8)
+        )
     del self.alpha, self.base
-    self.scale.requires_grad_(False); self.soft = False
+    self.scale.requires_grad_(False)
+    self.soft = False
+
 
 @patch
-def soft_bits(self:WeightQuantizer) -> torch.Tensor:
+def soft_bits(self: WeightQuantizer) -> torch.Tensor:
     "h(V), the current soft bits (only while soft)."
     return rect_sigmoid(self.alpha)
 
 # %% ../nbs/04_quantizers.ipynb #451b3204
-def round_reg(h:torch.Tensor, beta:float) -> torch.Tensor:
+def round_reg(h: torch.Tensor, beta: float) -> torch.Tensor:
     "AdaRound's rounding regulariser Σ (1 − |2h − 1|^β): zero when every soft bit is 0 or 1."
     return (1 - (2 * h - 1).abs().pow(beta)).sum()
 
 # %% ../nbs/04_quantizers.ipynb #3e9fc817
 class ActQuantizer(nn.Module):
     "Per-tensor symmetric activation quantizer with a learnable step, lazy init and QDrop in train mode."
-    def __init__(self, bits:int, drop_prob:float=0.5, n_ratios:int=100):
+
+    def __init__(self, bits: int, drop_prob: float = 0.5, n_ratios: int = 100):
         super().__init__()
         self.bits, self.drop_prob, self.n_ratios = bits, drop_prob, n_ratios
         self.scale = nn.Parameter(torch.tensor(1.0), requires_grad=False)
-        self.register_buffer('signed', torch.tensor(False)); self.register_buffer('inited', torch.tensor(False))
+        self.register_buffer('signed', torch.tensor(False))
+        self.register_buffer('inited', torch.tensor(False))
 
-    def init_from(self, x:torch.Tensor):
+    def init_from(self, x: torch.Tensor):
         "Set step and signedness from a batch by clip-ratio search."
         s, signed = search_act_qparams(x, self.bits, n_ratios=self.n_ratios)
-        with torch.no_grad(): self.scale.copy_(s); self.signed.fill_(signed); self.inited.fill_(True)
+        with torch.no_grad():
+            self.scale.copy_(s)
+            self.signed.fill_(signed)
+            self.inited.fill_(True)
 
 # %% ../nbs/04_quantizers.ipynb #fea9151f
 @patch
-def forward(self:ActQuantizer, x:torch.Tensor) -> torch.Tensor:
+def forward(self: ActQuantizer, x: torch.Tensor) -> torch.Tensor:
     "Fake-quantize x (STE); in train mode keep each element FP with probability `drop_prob` (QDrop)."
-    if not bool(self.inited): self.init_from(x)
+    if not bool(self.inited):
+        self.init_from(x)
     qmin, qmax = qrange(self.bits, bool(self.signed))
     drop = self.training and self.drop_prob > 0
     if not drop and not (torch.is_grad_enabled() and (x.requires_grad or self.scale.requires_grad)):
-        y = x / self.scale; return y.clamp_(qmin, qmax).round_().mul_(self.scale)  # same numbers, in place: ~2.5x faster
+        y = x / self.scale
+        return y.clamp_(qmin, qmax).round_().mul_(self.scale)  # same numbers, in place: ~2.5x faster
     xq = round_ste(torch.clamp(x / self.scale, qmin, qmax)) * self.scale
-    if drop: xq = torch.where(torch.rand_like(x) < self.drop_prob, x, xq)
+    if drop:
+        xq = torch.where(torch.rand_like(x) < self.drop_prob, x, xq)
     return xq

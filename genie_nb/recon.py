@@ -24,172 +24,268 @@ ROUND_WEIGHT = {'rtn': 0.0, 'adaround': 0.01, 'qdrop': 0.01, 'genie': 1.0}  # pu
 CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (≈ 2.3 CPU-min est. from measured CPU time, see the end)
 PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
 
+
 @dataclass
 class QuantConfig:
     "Everything `quantize` needs: bits, method, budgets, learning rates, schedule, devices, seed, bit policy."
-    w_bits:int=4; a_bits:int=4; method:str='genie'
-    iters:int=CPU_ITERS          # optimisation steps per unit
-    recon_batch:int=32           # samples per step (any N ≥ recon_batch)
-    round_weight:float|None=None # λ of the rounding regulariser; None = the method's published value
-    drop_prob:float=0.5          # QDrop probability (qdrop, genie)
-    lr_w:float=1e-4; lr_a:float=4e-5; lr_v:float=1e-3  # weight step, activation step, soft bits
-    warmup:float=0.2             # fraction of iters before the rounding loss starts and β decays
-    beta:tuple=(20.0, 2.0)       # β from → to
-    fold_bn:bool=False; seed:int=0
-    device:str='auto'; cache_device:str='cpu'  # where to compute; where cached block inputs/outputs live
-    policy:BitPolicy|None=None   # None = BitPolicy(w_bits, a_bits)
-    init_ratios:int=100          # clip ratios tried at init
-    log_every:int=0              # 'step' event period; 0 = iters // 10
-    eval_samples:int=256         # cached samples used for each unit's before/after loss
+
+    w_bits: int = 4
+    a_bits: int = 4
+    method: str = 'genie'
+    iters: int = CPU_ITERS  # optimisation steps per unit
+    recon_batch: int = 32  # samples per step (any N ≥ recon_batch)
+    round_weight: float | None = None  # λ of the rounding regulariser; None = the method's published value
+    drop_prob: float = 0.5  # QDrop probability (qdrop, genie)
+    lr_w: float = 1e-4
+    lr_a: float = 4e-5
+    lr_v: float = 1e-3  # weight step, activation step, soft bits
+    warmup: float = 0.2  # fraction of iters before the rounding loss starts and β decays
+    beta: tuple = (20.0, 2.0)  # β from → to
+    fold_bn: bool = False
+    seed: int = 0
+    device: str = 'auto'
+    cache_device: str = 'cpu'  # where to compute; where cached block inputs/outputs live
+    policy: BitPolicy | None = None  # None = BitPolicy(w_bits, a_bits)
+    init_ratios: int = 100  # clip ratios tried at init
+    log_every: int = 0  # 'step' event period; 0 = iters // 10
+    eval_samples: int = 256  # cached samples used for each unit's before/after loss
 
     def __post_init__(self):
-        check_bits(self.w_bits, 'w_bits', False); check_bits(self.a_bits, 'a_bits', False)
-        if self.method not in METHODS: raise GenieError(f"method must be one of {METHODS}, not {self.method!r}")
-        if not (isinstance(self.iters, int) and self.iters >= 0): raise GenieError(f"iters must be an integer ≥ 0, not {self.iters!r}")
-        if not (isinstance(self.recon_batch, int) and self.recon_batch >= 1): raise GenieError(f"recon_batch must be ≥ 1, not {self.recon_batch!r}")
-        if not 0 <= self.drop_prob < 1: raise GenieError(f"drop_prob must be in [0, 1), not {self.drop_prob}")
-        if not 0 <= self.warmup < 1: raise GenieError(f"warmup must be in [0, 1), not {self.warmup}")
-        if self.round_weight is None: self.round_weight = ROUND_WEIGHT[self.method]
-        if self.policy is None: self.policy = BitPolicy(self.w_bits, self.a_bits)
-        elif isinstance(self.policy, dict): self.policy = BitPolicy(**self.policy)
+        check_bits(self.w_bits, 'w_bits', False)
+        check_bits(self.a_bits, 'a_bits', False)
+        if self.method not in METHODS:
+            raise GenieError(f"method must be one of {METHODS}, not {self.method!r}")
+        if not (isinstance(self.iters, int) and self.iters >= 0):
+            raise GenieError(f"iters must be an integer ≥ 0, not {self.iters!r}")
+        if not (isinstance(self.recon_batch, int) and self.recon_batch >= 1):
+            raise GenieError(f"recon_batch must be ≥ 1, not {self.recon_batch!r}")
+        if not 0 <= self.drop_prob < 1:
+            raise GenieError(f"drop_prob must be in [0, 1), not {self.drop_prob}")
+        if not 0 <= self.warmup < 1:
+            raise GenieError(f"warmup must be in [0, 1), not {self.warmup}")
+        if self.round_weight is None:
+            self.round_weight = ROUND_WEIGHT[self.method]
+        if self.policy is None:
+            self.policy = BitPolicy(self.w_bits, self.a_bits)
+        elif isinstance(self.policy, dict):
+            self.policy = BitPolicy(**self.policy)
         self.beta = tuple(self.beta)
 
 # %% ../nbs/06_recon.ipynb #b8c76152
 @patch(cls_method=True)
-def preset(cls:QuantConfig, name:str='cpu', **overrides) -> QuantConfig:
+def preset(cls: QuantConfig, name: str = 'cpu', **overrides) -> QuantConfig:
     "A named budget ('cpu' or 'paper') plus any field overrides."
-    if name not in PRESETS: raise GenieError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    if name not in PRESETS:
+        raise GenieError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return cls(**{**PRESETS[name], **overrides})
 
 # %% ../nbs/06_recon.ipynb #16204349
 UNIT_TYPES = tuple(RESIDUAL_BLOCKS)
 
-def find_units(qm:QModel) -> list[tuple[str, nn.Module]]:
+
+def find_units(qm: QModel) -> list[tuple[str, nn.Module]]:
     "The reconstruction units of a QModel as (path in `qm.model`, module), in forward order."
     units, taken = [], []
     for n, m in qm.model.named_modules():
-        if any(n.startswith(t + '.') for t in taken): continue
-        if isinstance(m, QLayer) or (isinstance(m, UNIT_TYPES) and any(isinstance(c, QLayer) for c in m.modules())):
-            units.append((n, m)); taken.append(n)
+        if any(n.startswith(t + '.') for t in taken):
+            continue
+        if isinstance(m, QLayer) or (
+            isinstance(m, UNIT_TYPES) and any(isinstance(c, QLayer) for c in m.modules())
+        ):
+            units.append((n, m))
+            taken.append(n)
     return units
 
-def unit_qlayers(unit:nn.Module) -> list[QLayer]:
+
+def unit_qlayers(unit: nn.Module) -> list[QLayer]:
     "The QLayers of a unit."
     return [m for m in unit.modules() if isinstance(m, QLayer)]
 
 # %% ../nbs/06_recon.ipynb #6e87050e
-class _Reached(Exception): pass
+class _Reached(Exception):
+    pass
+
 
 @torch.no_grad()
-def capture_io(model:nn.Module, path:str, x:torch.Tensor):
+def capture_io(model: nn.Module, path: str, x: torch.Tensor):
     "Run `model` on `x` until module `path` has run; return that module's (input, output)."
     got = {}
-    def hook(m, i, o): got['io'] = (i[0], o); raise _Reached
+
+    def hook(m, i, o):
+        got['io'] = (i[0], o)
+        raise _Reached
+
     h = model.get_submodule(path).register_forward_hook(hook)
-    try: model(x)
-    except _Reached: pass
-    finally: h.remove()
-    if 'io' not in got: raise GenieError(f"module {path} was not reached by the forward pass; it cannot be reconstructed")
+    try:
+        model(x)
+    except _Reached:
+        pass
+    finally:
+        h.remove()
+    if 'io' not in got:
+        raise GenieError(f"module {path} was not reached by the forward pass; it cannot be reconstructed")
     return got['io']
 
 # %% ../nbs/06_recon.ipynb #7795d127
-def cache_unit_io(teacher:nn.Module, qm:QModel, path:str, images:torch.Tensor, batch:int=32, device='cpu', cache_device='cpu'):
+def cache_unit_io(
+    teacher: nn.Module,
+    qm: QModel,
+    path: str,
+    images: torch.Tensor,
+    batch: int = 32,
+    device='cpu',
+    cache_device='cpu',
+):
     "(x_fp, y_fp, x_q) of unit `path` for all `images`, stored on `cache_device`."
     device, cache_device = torch.device(device), torch.device(cache_device)
     pin = cache_device.type == 'cpu' and device.type == 'cuda'
     outs = ([], [], [])
     for i in range(0, len(images), batch):
-        xb = images[i:i+batch].to(device)
-        xf, yf = capture_io(teacher, path, xb); xq, _ = capture_io(qm.model, path, xb)
-        for lst, t in zip(outs, (xf, yf, xq)): lst.append(t.to(cache_device))
+        xb = images[i : i + batch].to(device)
+        xf, yf = capture_io(teacher, path, xb)
+        xq, _ = capture_io(qm.model, path, xb)
+        for lst, t in zip(outs, (xf, yf, xq)):
+            lst.append(t.to(cache_device))
     outs = [torch.cat(o) for o in outs]
     return tuple(o.pin_memory() for o in outs) if pin else tuple(outs)
 
 # %% ../nbs/06_recon.ipynb #587ed655
-def recon_loss(out:torch.Tensor, target:torch.Tensor) -> torch.Tensor:
+def recon_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "Squared error summed over channels, averaged over batch and positions."
     return (out - target).pow(2).sum(1).mean()
 
-def beta_at(t:int, iters:int, warmup:float=0.2, beta=(20.0, 2.0)) -> float:
+
+def beta_at(t: int, iters: int, warmup: float = 0.2, beta=(20.0, 2.0)) -> float:
     "The rounding-regulariser temperature at step t: constant through warm-up, then linear decay."
     w = warmup * iters
-    if t < w: return beta[0]
+    if t < w:
+        return beta[0]
     return beta[1] + (beta[0] - beta[1]) * max(0.0, 1 - (t - w) / max(1, iters - w))
 
 # %% ../nbs/06_recon.ipynb #400e2ba6
 @torch.no_grad()
-def eval_unit_loss(unit:nn.Module, x:torch.Tensor, y:torch.Tensor, batch:int=32, device='cpu') -> float:
+def eval_unit_loss(unit: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 32, device='cpu') -> float:
     "Mean reconstruction loss of `unit` (deterministic quantization) on cached (x, y)."
     tot = 0.0
     for i in range(0, len(x), batch):
-        xb, yb = x[i:i+batch].to(device), y[i:i+batch].to(device)
+        xb, yb = x[i : i + batch].to(device), y[i : i + batch].to(device)
         tot += recon_loss(unit(xb), yb).item() * len(xb)
     return tot / len(x)
 
+
 def _unit_stats(qls) -> dict:
     wqs = [q.wq for q in qls if q.wq is not None and q.wq.soft]
-    if not wqs: return {}
+    if not wqs:
+        return {}
     h = torch.cat([w.soft_bits().detach().flatten() for w in wqs])
     drift = torch.cat([(w.scale / w.s0 - 1).abs().flatten() for w in wqs]).mean().item()
-    return dict(hist=torch.histc(h, 10, 0, 1).int().tolist(), undecided=((h > 0.1) & (h < 0.9)).float().mean().item(), step_drift=drift,
-                act_steps=[q.aq.scale.item() for q in qls if q.aq is not None])
+    return dict(
+        hist=torch.histc(h, 10, 0, 1).int().tolist(),
+        undecided=((h > 0.1) & (h < 0.9)).float().mean().item(),
+        step_drift=drift,
+        act_steps=[q.aq.scale.item() for q in qls if q.aq is not None],
+    )
 
 # %% ../nbs/06_recon.ipynb #7995b99a
-def _setup_unit(qls, cfg:QuantConfig):
+def _setup_unit(qls, cfg: QuantConfig):
     "Soft bits on; choose what learns; return the two optimisers and the scheduler."
     learn_s, learn_a = cfg.method == 'genie', cfg.method in ('qdrop', 'genie')
     drop = cfg.drop_prob if learn_a else 0.0
     for q in qls:
-        if q.wq is not None: q.wq.begin_soft(q.op.weight, learn_scale=learn_s)
-        if q.aq is not None: q.aq.scale.requires_grad_(learn_a); q.aq.drop_prob = drop; q.aq.train()
+        if q.wq is not None:
+            q.wq.begin_soft(q.op.weight, learn_scale=learn_s)
+        if q.aq is not None:
+            q.aq.scale.requires_grad_(learn_a)
+            q.aq.drop_prob = drop
+            q.aq.train()
     soft = [q.wq.alpha for q in qls if q.wq is not None]
-    groups = [dict(params=[q.wq.scale for q in qls if q.wq is not None and learn_s], lr=cfg.lr_w),
-              dict(params=[q.aq.scale for q in qls if q.aq is not None and learn_a], lr=cfg.lr_a)]
+    groups = [
+        dict(params=[q.wq.scale for q in qls if q.wq is not None and learn_s], lr=cfg.lr_w),
+        dict(params=[q.aq.scale for q in qls if q.aq is not None and learn_a], lr=cfg.lr_a),
+    ]
     groups = [g for g in groups if g['params']]
     opt_v = torch.optim.Adam(soft, cfg.lr_v) if soft else None
     opt_s = torch.optim.Adam(groups) if groups else None
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_s, T_max=max(1, cfg.iters), eta_min=0) if opt_s else None
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt_s, T_max=max(1, cfg.iters), eta_min=0)
+        if opt_s
+        else None
+    )
     return opt_v, opt_s, sched, drop
+
 
 def _finish_unit(qls):
     for q in qls:
-        if q.wq is not None: q.wq.harden()
-        if q.aq is not None: q.aq.scale.requires_grad_(False); q.aq.eval()
+        if q.wq is not None:
+            q.wq.harden()
+        if q.aq is not None:
+            q.aq.scale.requires_grad_(False)
+            q.aq.eval()
 
 # %% ../nbs/06_recon.ipynb #e12a0f7d
-def _batches(n:int, bs:int, gen:torch.Generator):
+def _batches(n: int, bs: int, gen: torch.Generator):
     "Endless minibatch indices: a fresh permutation per epoch, every batch exactly `bs` samples."
     while True:
         p = torch.randperm(n, generator=gen)
-        for i in range(0, n - bs + 1, bs): yield p[i:i+bs]
+        for i in range(0, n - bs + 1, bs):
+            yield p[i : i + bs]
 
 # %% ../nbs/06_recon.ipynb #a17a2de8
-def reconstruct_unit(unit:nn.Module, x_fp, y_fp, x_q, # cached teacher input/output and student input
-                     cfg:QuantConfig, name:str='unit', on_event=None, device='cpu', seed:int=0) -> dict:
+def reconstruct_unit(
+    unit: nn.Module,
+    x_fp,
+    y_fp,
+    x_q,  # cached teacher input/output and student input
+    cfg: QuantConfig,
+    name: str = 'unit',
+    on_event=None,
+    device='cpu',
+    seed: int = 0,
+) -> dict:
     "Optimise one unit's soft bits and steps as `cfg.method` prescribes, then harden it; returns loss statistics."
     qls, device = unit_qlayers(unit), torch.device(device)
     ne = min(cfg.eval_samples, len(x_q))
     rtn_loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
-    if cfg.method == 'rtn' or cfg.iters == 0: return dict(rtn_loss=rtn_loss, loss=rtn_loss, losses=[], step_seconds=None)
+    if cfg.method == 'rtn' or cfg.iters == 0:
+        return dict(rtn_loss=rtn_loss, loss=rtn_loss, losses=[], step_seconds=None)
     opt_v, opt_s, sched, drop = _setup_unit(qls, cfg)
     gen, losses, every = torch.Generator().manual_seed(seed), [], cfg.log_every or max(1, cfg.iters // 10)
     batches, t_steps = _batches(len(x_q), cfg.recon_batch, gen), []
     try:
         for t in range(cfg.iters):
-            t0 = time.perf_counter(); idx = next(batches)
+            t0 = time.perf_counter()
+            idx = next(batches)
             xin, y = x_q[idx].to(device), y_fp[idx].to(device)
-            if drop > 0: xin = torch.where(torch.rand_like(xin) < drop, x_fp[idx].to(device), xin)
-            rec = recon_loss(unit(xin), y); beta = beta_at(t, cfg.iters, cfg.warmup, cfg.beta)
-            rnd = cfg.round_weight * sum(round_reg(q.wq.soft_bits(), beta) for q in qls if q.wq is not None) \
-                  if t >= cfg.warmup * cfg.iters and cfg.round_weight > 0 else torch.zeros(())
-            for o in (opt_v, opt_s): o and o.zero_grad()
+            if drop > 0:
+                xin = torch.where(torch.rand_like(xin) < drop, x_fp[idx].to(device), xin)
+            rec = recon_loss(unit(xin), y)
+            beta = beta_at(t, cfg.iters, cfg.warmup, cfg.beta)
+            rnd = (
+                cfg.round_weight * sum(round_reg(q.wq.soft_bits(), beta) for q in qls if q.wq is not None)
+                if t >= cfg.warmup * cfg.iters and cfg.round_weight > 0
+                else torch.zeros(())
+            )
+            for o in (opt_v, opt_s):
+                o and o.zero_grad()
             (rec + rnd).backward()
-            for o in (opt_v, opt_s, sched): o and o.step()
-            losses.append(rec.item()); t_steps.append(time.perf_counter() - t0)
-            if (t % every == 0 or t == cfg.iters - 1) and emit(on_event, 'step', unit=name, step=t, iters=cfg.iters, rec_loss=rec.item(),
-                                                                round_loss=float(rnd.detach()), beta=beta, **_unit_stats(qls)):
+            for o in (opt_v, opt_s, sched):
+                o and o.step()
+            losses.append(rec.item())
+            t_steps.append(time.perf_counter() - t0)
+            if (t % every == 0 or t == cfg.iters - 1) and emit(
+                on_event,
+                'step',
+                unit=name,
+                step=t,
+                iters=cfg.iters,
+                rec_loss=rec.item(),
+                round_loss=float(rnd.detach()),
+                beta=beta,
+                **_unit_stats(qls),
+            ):
                 raise StopRequested(f"stopped during unit {name}")
-    finally: _finish_unit(qls)
+    finally:
+        _finish_unit(qls)
     loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
     ts = t_steps[2:] or t_steps
     return dict(rtn_loss=rtn_loss, loss=loss, losses=losses, step_seconds=sum(ts) / len(ts))
@@ -197,126 +293,255 @@ def reconstruct_unit(unit:nn.Module, x_fp, y_fp, x_q, # cached teacher input/out
 # %% ../nbs/06_recon.ipynb #3f9daa27
 def calib_images(data) -> tuple[torch.Tensor, str, dict]:
     "(images, source, meta) from a tensor or an object with `.images` (and `.meta`)."
-    if torch.is_tensor(data): return data, 'tensor', {}
+    if torch.is_tensor(data):
+        return data, 'tensor', {}
     imgs, meta = getattr(data, 'images', None), getattr(data, 'meta', None) or {}
     if not torch.is_tensor(imgs):
-        raise GenieError(f"calibration data must be an (N, C, H, W) image tensor or have an .images tensor, not {type(data).__name__}")
+        raise GenieError(
+            f"calibration data must be an (N, C, H, W) image tensor or have an .images tensor, not {type(data).__name__}"
+        )
     return imgs, str(meta.get('method', 'tensor')), dict(meta)
 
-def check_calibration(model:nn.Module, images:torch.Tensor, cfg:QuantConfig):
+
+def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
     "Bad calibration input is a clear error: shape, dtype, count, or a shape the model cannot take."
     if images.dim() != 4 or not images.is_floating_point():
-        raise GenieError(f"calibration images must be a float tensor (N, C, H, W); got {images.dtype} of shape {tuple(images.shape)}")
+        raise GenieError(
+            f"calibration images must be a float tensor (N, C, H, W); got {images.dtype} of shape {tuple(images.shape)}"
+        )
     if len(images) < cfg.recon_batch:
-        raise GenieError(f"{len(images)} calibration images are fewer than recon_batch={cfg.recon_batch}; pass more images or lower recon_batch")
+        raise GenieError(
+            f"{len(images)} calibration images are fewer than recon_batch={cfg.recon_batch}; pass more images or lower recon_batch"
+        )
     first = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if isinstance(first, nn.Conv2d) and images.shape[1] != first.in_channels:
-        raise GenieError(f"calibration images have {images.shape[1]} channels but the model's first conv expects {first.in_channels}")
+        raise GenieError(
+            f"calibration images have {images.shape[1]} channels but the model's first conv expects {first.in_channels}"
+        )
     try:
-        with torch.no_grad(): copy.deepcopy(model).eval().cpu()(images[:2].cpu())
+        with torch.no_grad():
+            copy.deepcopy(model).eval().cpu()(images[:2].cpu())
     except RuntimeError as e:
-        raise GenieError(f"the model cannot run on calibration images of shape {tuple(images.shape[1:])}: {str(e).splitlines()[0]}") from None
+        raise GenieError(
+            f"the model cannot run on calibration images of shape {tuple(images.shape[1:])}: {str(e).splitlines()[0]}"
+        ) from None
 
 # %% ../nbs/06_recon.ipynb #9d017c21
 PROGRESS_FORMAT = 'genie_nb.recon_progress'
 
-def _run_key(cfg:QuantConfig, model) -> dict:
-    return dict(fp_fingerprint=model_fingerprint(model), method=cfg.method, w_bits=cfg.w_bits, a_bits=cfg.a_bits,
-                iters=cfg.iters, seed=cfg.seed, policy=asdict(cfg.policy), fold_bn=cfg.fold_bn)
 
-def _load_progress(path, qm:QModel, key:dict) -> list[str]:
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise GenieError(f"resume file {path} is unreadable ({type(e).__name__}); delete it to start over") from None
-    if not (isinstance(ck, dict) and ck.get('format') == PROGRESS_FORMAT): raise GenieError(f"{path} is not a reconstruction progress file; delete it or pick another path")
-    if ck['key'] != key: raise GenieError(f"resume file {path} belongs to a different run (model, method, bits, budget or seed differ); delete it to start over")
-    load_state_exact(qm, ck['state_dict']); return list(ck['done'])
+def _run_key(cfg: QuantConfig, model) -> dict:
+    return dict(
+        fp_fingerprint=model_fingerprint(model),
+        method=cfg.method,
+        w_bits=cfg.w_bits,
+        a_bits=cfg.a_bits,
+        iters=cfg.iters,
+        seed=cfg.seed,
+        policy=asdict(cfg.policy),
+        fold_bn=cfg.fold_bn,
+    )
 
-def _save_progress(path, qm:QModel, key:dict, done:list[str]):
-    atomic_save(dict(format=PROGRESS_FORMAT, key=key, done=list(done),
-                     state_dict={k: v.detach().cpu() for k, v in qm.state_dict().items()}), path)
+
+def _load_progress(path, qm: QModel, key: dict) -> list[str]:
+    try:
+        ck = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise GenieError(
+            f"resume file {path} is unreadable ({type(e).__name__}); delete it to start over"
+        ) from None
+    if not (isinstance(ck, dict) and ck.get('format') == PROGRESS_FORMAT):
+        raise GenieError(f"{path} is not a reconstruction progress file; delete it or pick another path")
+    if ck['key'] != key:
+        raise GenieError(
+            f"resume file {path} belongs to a different run (model, method, bits, budget or seed differ); delete it to start over"
+        )
+    load_state_exact(qm, ck['state_dict'])
+    return list(ck['done'])
+
+
+def _save_progress(path, qm: QModel, key: dict, done: list[str]):
+    atomic_save(
+        dict(
+            format=PROGRESS_FORMAT,
+            key=key,
+            done=list(done),
+            state_dict={k: v.detach().cpu() for k, v in qm.state_dict().items()},
+        ),
+        path,
+    )
 
 # %% ../nbs/06_recon.ipynb #ee335aa9
 def _init_unit_acts(qm, path, images, bs, device):
     "RTN: initialise the unit's activation steps from the first slice (its weights FP meanwhile)."
     capture_io(qm.model, path, images[:bs].to(device))
 
-def quantize(model:nn.Module, data, # an (N,C,H,W) tensor, or an object with `.images` and `.meta` (SyntheticData)
-             cfg:QuantConfig|None=None, on_event=None,
-             resume=None, # a progress file: written after each unit, continued from if it exists
-            ) -> QModel:
+
+def quantize(
+    model: nn.Module,
+    data,  # an (N,C,H,W) tensor, or an object with `.images` and `.meta` (SyntheticData)
+    cfg: QuantConfig | None = None,
+    on_event=None,
+    resume=None,  # a progress file: written after each unit, continued from if it exists
+) -> QModel:
     "Quantize `model` by `cfg.method` on calibration `data`; returns a QModel (the input model is untouched)."
-    cfg = cfg or QuantConfig(); t0 = time.perf_counter()
-    if not quantizable_ops(model): raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
-    images, source, dmeta = calib_images(data); check_calibration(model, images, cfg)
+    cfg = cfg or QuantConfig()
+    t0 = time.perf_counter()
+    if not quantizable_ops(model):
+        raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
+    images, source, dmeta = calib_images(data)
+    check_calibration(model, images, cfg)
     device, cache_device = pick_device(cfg.device), pick_device(cfg.cache_device)
     seed_everything(cfg.seed)
-    qm = QModel(model, cfg.policy, cfg.fold_bn, n_ratios=cfg.init_ratios, drop_prob=cfg.drop_prob).to(device).set_quant(True, False)
+    qm = (
+        QModel(model, cfg.policy, cfg.fold_bn, n_ratios=cfg.init_ratios, drop_prob=cfg.drop_prob)
+        .to(device)
+        .set_quant(True, False)
+    )
     teacher = copy.deepcopy(model).eval().requires_grad_(False)
-    if cfg.fold_bn: fold_batchnorm(teacher)
-    teacher.to(device); units, key = find_units(qm), _run_key(cfg, model)
+    if cfg.fold_bn:
+        fold_batchnorm(teacher)
+    teacher.to(device)
+    units, key = find_units(qm), _run_key(cfg, model)
     done = _load_progress(resume, qm, key) if resume and Path(resume).exists() else []
     emit(on_event, 'start', units=[n for n, _ in units], method=cfg.method, resumed=list(done))
     stats = {}
     for k, (name, unit) in enumerate(units):
         qls = unit_qlayers(unit)
         if name in done:
-            for q in qls: q.a_on = True
+            for q in qls:
+                q.a_on = True
             continue
         seed_everything(cfg.seed * 10_007 + k)
-        if emit(on_event, 'unit_start', unit=name, index=k, n_units=len(units), unit_type=type(unit).__name__): raise StopRequested(name)
-        for q in qls: q.w_on, q.a_on = False, True
+        if emit(
+            on_event, 'unit_start', unit=name, index=k, n_units=len(units), unit_type=type(unit).__name__
+        ):
+            raise StopRequested(name)
+        for q in qls:
+            q.w_on, q.a_on = False, True
         tu = time.perf_counter()
-        if cfg.method == 'rtn': _init_unit_acts(qm, name, images, cfg.recon_batch, device); st, tc = {}, 0.0
+        if cfg.method == 'rtn':
+            _init_unit_acts(qm, name, images, cfg.recon_batch, device)
+            st, tc = {}, 0.0
         else:
-            with Timer() as tm: x_fp, y_fp, x_q = cache_unit_io(teacher, qm, name, images, cfg.recon_batch, device, cache_device)
+            with Timer() as tm:
+                x_fp, y_fp, x_q = cache_unit_io(
+                    teacher, qm, name, images, cfg.recon_batch, device, cache_device
+                )
             tc = tm.s
-        for q in qls: q.w_on = True
+        for q in qls:
+            q.w_on = True
         if cfg.method != 'rtn':
-            st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, name, on_event, device, seed=cfg.seed * 10_007 + k); del x_fp, y_fp, x_q
+            st = reconstruct_unit(
+                unit, x_fp, y_fp, x_q, cfg, name, on_event, device, seed=cfg.seed * 10_007 + k
+            )
+            del x_fp, y_fp, x_q
         stats[name] = {k_: v for k_, v in st.items() if k_ != 'losses'}
         done.append(name)
-        if resume: _save_progress(resume, qm, key, done)
-        if emit(on_event, 'unit_done', unit=name, index=k, n_units=len(units), cache_seconds=tc, seconds=time.perf_counter() - tu,
-                **{k_: v for k_, v in st.items() if k_ != 'losses'}): raise StopRequested(name)
+        if resume:
+            _save_progress(resume, qm, key, done)
+        if emit(
+            on_event,
+            'unit_done',
+            unit=name,
+            index=k,
+            n_units=len(units),
+            cache_seconds=tc,
+            seconds=time.perf_counter() - tu,
+            **{k_: v for k_, v in st.items() if k_ != 'losses'},
+        ):
+            raise StopRequested(name)
     qm.set_quant(True, True).eval()
-    qm.meta.update(method=cfg.method, w_bits=cfg.w_bits, a_bits=cfg.a_bits, round_weight=cfg.round_weight, iters=cfg.iters,
-                   recon_batch=cfg.recon_batch, drop_prob=cfg.drop_prob, lr_w=cfg.lr_w, lr_a=cfg.lr_a, lr_v=cfg.lr_v,
-                   warmup=cfg.warmup, beta=list(cfg.beta), seed=cfg.seed, n_calib=len(images), data_source=source,
-                   data_fingerprint=str(dmeta.get('fingerprint', '')), device=str(device), seconds=time.perf_counter() - t0,
-                   n_units=len(units))
+    qm.meta.update(
+        method=cfg.method,
+        w_bits=cfg.w_bits,
+        a_bits=cfg.a_bits,
+        round_weight=cfg.round_weight,
+        iters=cfg.iters,
+        recon_batch=cfg.recon_batch,
+        drop_prob=cfg.drop_prob,
+        lr_w=cfg.lr_w,
+        lr_a=cfg.lr_a,
+        lr_v=cfg.lr_v,
+        warmup=cfg.warmup,
+        beta=list(cfg.beta),
+        seed=cfg.seed,
+        n_calib=len(images),
+        data_source=source,
+        data_fingerprint=str(dmeta.get('fingerprint', '')),
+        device=str(device),
+        seconds=time.perf_counter() - t0,
+        n_units=len(units),
+    )
     emit(on_event, 'done', seconds=qm.meta['seconds'], units=stats)
     return qm
 
 # %% ../nbs/06_recon.ipynb #383a9e37
-def bench_recon(model:nn.Module|None=None, images:torch.Tensor|None=None, block:str='layer2.1', n:int=1024,
-                steps:int=30, batch:int=32, w_bits:int=4, a_bits:int=4, device='cpu', init_ratios:int=100) -> dict:
+def bench_recon(
+    model: nn.Module | None = None,
+    images: torch.Tensor | None = None,
+    block: str = 'layer2.1',
+    n: int = 1024,
+    steps: int = 30,
+    batch: int = 32,
+    w_bits: int = 4,
+    a_bits: int = 4,
+    device='cpu',
+    init_ratios: int = 100,
+) -> dict:
     "Seconds per reconstruction step per method for one block, cache time for `n` samples, peak RSS (MiB)."
     if model is None:
         from genie_nb.models import load_bundled, ResNet20
-        try: model = load_bundled('default')[0]
-        except GenieError: model = ResNet20().eval()
-    if images is None: images = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    teacher, res = copy.deepcopy(model).eval(), dict(block=block, batch=batch, n_cache=len(images), steps=steps)
+
+        try:
+            model = load_bundled('default')[0]
+        except GenieError:
+            model = ResNet20().eval()
+    if images is None:
+        images = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    teacher, res = (
+        copy.deepcopy(model).eval(),
+        dict(block=block, batch=batch, n_cache=len(images), steps=steps),
+    )
     for method in METHODS:
-        seed_everything(0); cfg = QuantConfig(w_bits, a_bits, method, iters=steps, recon_batch=batch, eval_samples=batch, init_ratios=init_ratios)
-        qm = QModel(model, cfg.policy).set_quant(True, False); unit = qm.model.get_submodule(block)
-        for q in unit_qlayers(unit): q.w_on, q.a_on = False, True
-        with Timer() as tc: x_fp, y_fp, x_q = cache_unit_io(teacher, qm, block, images, batch, device)
-        for q in unit_qlayers(unit): q.w_on = True
+        seed_everything(0)
+        cfg = QuantConfig(
+            w_bits,
+            a_bits,
+            method,
+            iters=steps,
+            recon_batch=batch,
+            eval_samples=batch,
+            init_ratios=init_ratios,
+        )
+        qm = QModel(model, cfg.policy).set_quant(True, False)
+        unit = qm.model.get_submodule(block)
+        for q in unit_qlayers(unit):
+            q.w_on, q.a_on = False, True
+        with Timer() as tc:
+            x_fp, y_fp, x_q = cache_unit_io(teacher, qm, block, images, batch, device)
+        for q in unit_qlayers(unit):
+            q.w_on = True
         st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, block, device=device)
-        res[f'{method}_step_s'] = st['step_seconds']; res['cache_s'] = tc.s
+        res[f'{method}_step_s'] = st['step_seconds']
+        res['cache_s'] = tc.s
     res['genie_over_qdrop'] = res['genie_step_s'] / res['qdrop_step_s']
     res['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res
 
 # %% ../nbs/06_recon.ipynb #95886c61
-def register_unit(cls:type, # a block class (nn.Module subclass)
-                  residual:bool=False, # its skip adds the block input: quantize that input once, shared with the skip
-                  forward=None, consumers=None, # passed to `register_residual` (implies residual=True)
-                 ) -> type:
+def register_unit(
+    cls: type,  # a block class (nn.Module subclass)
+    residual: bool = False,  # its skip adds the block input: quantize that input once, shared with the skip
+    forward=None,
+    consumers=None,  # passed to `register_residual` (implies residual=True)
+) -> type:
     "Make every `cls` block one reconstruction unit (optionally with a quantized skip); returns `cls` (decorator use)."
     global UNIT_TYPES
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)): raise GenieError(f"register_unit needs an nn.Module subclass, got {cls!r}")
-    if residual or forward or consumers: register_residual(cls, forward, consumers)
-    if cls not in UNIT_TYPES: UNIT_TYPES = UNIT_TYPES + (cls,)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise GenieError(f"register_unit needs an nn.Module subclass, got {cls!r}")
+    if residual or forward or consumers:
+        register_residual(cls, forward, consumers)
+    if cls not in UNIT_TYPES:
+        UNIT_TYPES = UNIT_TYPES + (cls,)
     return cls

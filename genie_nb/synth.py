@@ -22,42 +22,55 @@ __all__ = ['METHODS', 'PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets', 'i
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
     "Context manager: per-channel mean and unbiased std of the input of every BatchNorm2d of `model`, at each forward."
-    def __init__(self, model:nn.Module):
+
+    def __init__(self, model: nn.Module):
         self.layers = bn_layers(model)  # raises GenieError when the model has no BN
         self.stats, self.handles = {}, []
+
     def _hook(self, name):
         def hook(mod, inp, out):
             var, mean = torch.var_mean(inp[0], dim=(0, 2, 3), correction=1)
             self.stats[name] = (mean, var.sqrt())
+
         return hook
+
     def __enter__(self):
-        self.handles = [bn.register_forward_hook(self._hook(n)) for n, bn in self.layers]; return self
+        self.handles = [bn.register_forward_hook(self._hook(n)) for n, bn in self.layers]
+        return self
+
     def __exit__(self, *exc):
-        for h in self.handles: h.remove()
+        for h in self.handles:
+            h.remove()
         self.handles = []
 
 # %% ../nbs/03_synth.ipynb #6dc0aa16
-def bn_targets(model:nn.Module, eps:float=1e-6) -> dict:
+def bn_targets(model: nn.Module, eps: float = 1e-6) -> dict:
     "Target (mean, std) per BN layer name: running_mean and sqrt(running_var + eps), detached."
-    return {n: (bn.running_mean.detach().float(), (bn.running_var.detach().float() + eps).sqrt()) for n, bn in bn_layers(model)}
+    return {
+        n: (bn.running_mean.detach().float(), (bn.running_var.detach().float() + eps).sqrt())
+        for n, bn in bn_layers(model)
+    }
 
 # %% ../nbs/03_synth.ipynb #961ab300
-def input_stat_loss(x:torch.Tensor) -> torch.Tensor:
+def input_stat_loss(x: torch.Tensor) -> torch.Tensor:
     "Reference input term: per image and channel, mean → 0 and unbiased std → 1 (sum over channels, mean over images)."
     var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
     return (mean.pow(2).sum() + (1 - var.sqrt()).pow(2).sum()) / len(x)
 
-def bn_stat_loss(stats:dict, # name → (mean, std) measured by `BNStatHooks`
-                 targets:dict, # name → (mean, std) from `bn_targets`
-                 x:torch.Tensor|None=None, # the images, for the input term (None: no input term)
-                ) -> tuple[torch.Tensor, dict]:
+
+def bn_stat_loss(
+    stats: dict,  # name → (mean, std) measured by `BNStatHooks`
+    targets: dict,  # name → (mean, std) from `bn_targets`
+    x: torch.Tensor | None = None,  # the images, for the input term (None: no input term)
+) -> tuple[torch.Tensor, dict]:
     "Total BN-statistics loss and the per-layer terms (plus 'input' when `x` is given)."
     per = {n: F.mse_loss(stats[n][0], mu) + F.mse_loss(stats[n][1], sd) for n, (mu, sd) in targets.items()}
-    if x is not None: per['input'] = input_stat_loss(x)
+    if x is not None:
+        per['input'] = input_stat_loss(x)
     return sum(per.values()), per
 
 # %% ../nbs/03_synth.ipynb #33b046c7
-def frozen_teacher(model:nn.Module, device='cpu', channels_last:bool=True) -> nn.Module:
+def frozen_teacher(model: nn.Module, device='cpu', channels_last: bool = True) -> nn.Module:
     "A deep copy of `model` in eval mode with frozen parameters, on `device`."
     t = copy.deepcopy(model).eval().requires_grad_(False).to(pick_device(device))
     return t.to(memory_format=torch.channels_last) if channels_last else t
@@ -65,317 +78,552 @@ def frozen_teacher(model:nn.Module, device='cpu', channels_last:bool=True) -> nn
 # %% ../nbs/03_synth.ipynb #5acaf89b
 class SwingConv(nn.Module):
     "Wrap a strided conv: reflect-pad 1, crop back at a random offset (one per forward), then the original conv."
-    def __init__(self, conv:nn.Conv2d, gen:torch.Generator|None=None):
-        super().__init__(); self.conv, self.gen = conv, gen
+
+    def __init__(self, conv: nn.Conv2d, gen: torch.Generator | None = None):
+        super().__init__()
+        self.conv, self.gen = conv, gen
+
     def forward(self, x):
         H, W = x.shape[-2:]
         dy, dx = torch.randint(0, 3, (2,), generator=self.gen).tolist()
-        return self.conv(F.pad(x, (1, 1, 1, 1), mode='reflect')[..., dy:dy + H, dx:dx + W])
+        return self.conv(F.pad(x, (1, 1, 1, 1), mode='reflect')[..., dy : dy + H, dx : dx + W])
 
 # %% ../nbs/03_synth.ipynb #3a018a30
-def _set_module(root:nn.Module, name:str, new:nn.Module):
+def _set_module(root: nn.Module, name: str, new: nn.Module):
     parent, _, leaf = name.rpartition('.')
     setattr(root.get_submodule(parent) if parent else root, leaf, new)
 
-def add_swing(model:nn.Module, gen:torch.Generator|None=None) -> list[str]:
+
+def add_swing(model: nn.Module, gen: torch.Generator | None = None) -> list[str]:
     "Wrap, in place, every Conv2d of `model` whose stride is not 1 in a `SwingConv`; return the wrapped names."
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and tuple(m.stride) != (1, 1)]
-    for n in names: _set_module(model, n, SwingConv(model.get_submodule(n), gen))
+    for n in names:
+        _set_module(model, n, SwingConv(model.get_submodule(n), gen))
     return names
 
 # %% ../nbs/03_synth.ipynb #bc9c3483
 class GenieGenerator(nn.Module):
     "Genie-D generator: latent (B, latent_dim) → images (B, C, H, W) in normalised space."
-    def __init__(self, input_shape=(1, 32, 32), # (C, H, W) of the model's input
-                 latent_dim:int=256, width:int=128, channels_last:bool=True):
+
+    def __init__(
+        self,
+        input_shape=(1, 32, 32),  # (C, H, W) of the model's input
+        latent_dim: int = 256,
+        width: int = 128,
+        channels_last: bool = True,
+    ):
         super().__init__()
         self.shape, self.width, self.cl = tuple(input_shape), width, channels_last
-        C, H, W = self.shape; self.h0, self.w0 = math.ceil(H / 4), math.ceil(W / 4)
+        C, H, W = self.shape
+        self.h0, self.w0 = math.ceil(H / 4), math.ceil(W / 4)
         self.fc = nn.Linear(latent_dim, width * self.h0 * self.w0)
-        self.bn0, self.conv1, self.bn1 = nn.BatchNorm2d(width), nn.Conv2d(width, width // 2, 3, padding=1), nn.BatchNorm2d(width // 2)
+        self.bn0, self.conv1, self.bn1 = (
+            nn.BatchNorm2d(width),
+            nn.Conv2d(width, width // 2, 3, padding=1),
+            nn.BatchNorm2d(width // 2),
+        )
         self.conv2, self.bn_out = nn.Conv2d(width // 2, C, 3, padding=1), nn.BatchNorm2d(C, affine=False)
+
     def forward(self, z):
         x = self.bn0(self.fc(z).view(-1, self.width, self.h0, self.w0))
-        if self.cl: x = x.contiguous(memory_format=torch.channels_last)
+        if self.cl:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = F.leaky_relu(self.bn1(self.conv1(F.interpolate(x, scale_factor=2, mode='nearest'))), 0.2)
         x = torch.tanh(self.conv2(F.interpolate(x, scale_factor=2, mode='nearest')))
-        return self.bn_out(x[..., :self.shape[1], :self.shape[2]])
+        return self.bn_out(x[..., : self.shape[1], : self.shape[2]])
 
 # %% ../nbs/03_synth.ipynb #ba788222
 METHODS = ('genie', 'zeroq', 'gaussian', 'real')
-PRESETS = {'cpu':   dict(n=256, batch=64, steps=200, gen_width=32),
-           'paper': dict(n=1024, batch=128, steps=4000, gen_width=128)}
+PRESETS = {
+    'cpu': dict(n=256, batch=64, steps=200, gen_width=32),
+    'paper': dict(n=1024, batch=128, steps=4000, gen_width=128),
+}
+
 
 @dataclass
 class SynthConfig:
     "Everything that decides a synthesis run (stored in the result's metadata)."
-    n:int=256                 # number of images
-    batch:int=64              # images optimised together (the last batch may be smaller)
-    steps:int=200             # optimisation steps per batch (genie, zeroq)
-    method:str='genie'        # 'genie', 'zeroq', 'gaussian' or 'real'
-    seed:int=0
-    lr_latent:float=0.1       # Adam lr of the latents (genie)
-    lr_generator:float=0.01   # Adam lr of the generator (genie)
-    lr_pixels:float=0.5       # Adam lr of the pixels (zeroq, ZeroQ's published value)
-    latent_dim:int=256
-    gen_width:int=32          # generator channels after the Linear (reference 128)
-    swing:bool|None=None      # swing convolution; None = method default (genie on, zeroq off)
-    input_shape:tuple|None=None # (C, H, W); None = from the model (`input_shape` attribute or first conv)
-    device:str='cpu'
-    channels_last:bool=True
-    image_every:int=0         # put the current images in every k-th 'step' event (0: never)
-    def __post_init__(self): self.check()
+
+    n: int = 256  # number of images
+    batch: int = 64  # images optimised together (the last batch may be smaller)
+    steps: int = 200  # optimisation steps per batch (genie, zeroq)
+    method: str = 'genie'  # 'genie', 'zeroq', 'gaussian' or 'real'
+    seed: int = 0
+    lr_latent: float = 0.1  # Adam lr of the latents (genie)
+    lr_generator: float = 0.01  # Adam lr of the generator (genie)
+    lr_pixels: float = 0.5  # Adam lr of the pixels (zeroq, ZeroQ's published value)
+    latent_dim: int = 256
+    gen_width: int = 32  # generator channels after the Linear (reference 128)
+    swing: bool | None = None  # swing convolution; None = method default (genie on, zeroq off)
+    input_shape: tuple | None = (
+        None  # (C, H, W); None = from the model (`input_shape` attribute or first conv)
+    )
+    device: str = 'cpu'
+    channels_last: bool = True
+    image_every: int = 0  # put the current images in every k-th 'step' event (0: never)
+
+    def __post_init__(self):
+        self.check()
 
 # %% ../nbs/03_synth.ipynb #4b8c1955
 @patch
-def check(self:SynthConfig):
+def check(self: SynthConfig):
     "Raise GenieError for a setting that cannot work."
-    if self.method not in METHODS: raise GenieError(f"unknown synthesis method {self.method!r}; choose one of {', '.join(METHODS)}")
+    if self.method not in METHODS:
+        raise GenieError(f"unknown synthesis method {self.method!r}; choose one of {', '.join(METHODS)}")
     for k in ('n', 'batch', 'steps', 'latent_dim', 'gen_width'):
         v = getattr(self, k)
-        if not isinstance(v, int) or v <= 0: raise GenieError(f"{k} must be a positive integer, got {v!r}")
-    if self.gen_width < 2: raise GenieError(f"gen_width must be at least 2, got {self.gen_width}")
-    if self.image_every < 0: raise GenieError(f"image_every must be >= 0, got {self.image_every}")
+        if not isinstance(v, int) or v <= 0:
+            raise GenieError(f"{k} must be a positive integer, got {v!r}")
+    if self.gen_width < 2:
+        raise GenieError(f"gen_width must be at least 2, got {self.gen_width}")
+    if self.image_every < 0:
+        raise GenieError(f"image_every must be >= 0, got {self.image_every}")
     return self
 
+
 @patch(cls_method=True)
-def preset(cls:SynthConfig, name:str='cpu', **kw) -> SynthConfig:
+def preset(cls: SynthConfig, name: str = 'cpu', **kw) -> SynthConfig:
     "A named budget ('cpu' or 'paper'), with any field overridden by `kw`."
-    if name not in PRESETS: raise GenieError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    if name not in PRESETS:
+        raise GenieError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return cls(**{**PRESETS[name], **kw})
 
 # %% ../nbs/03_synth.ipynb #c1dfb7a0
-def infer_input_shape(model:nn.Module) -> tuple:
+def infer_input_shape(model: nn.Module) -> tuple:
     "(C, H, W) the model expects: its `input_shape` attribute, else from the first conv's input channels."
-    if getattr(model, 'input_shape', None): return tuple(model.input_shape)
+    if getattr(model, 'input_shape', None):
+        return tuple(model.input_shape)
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if conv is None: raise GenieError(f"{type(model).__name__} has no Conv2d; pass input_shape=(C, H, W)")
+    if conv is None:
+        raise GenieError(f"{type(model).__name__} has no Conv2d; pass input_shape=(C, H, W)")
     return (conv.in_channels, 32, 32) if conv.in_channels == 1 else (conv.in_channels, 224, 224)
 
-def check_input_shape(model:nn.Module, shape) -> tuple:
+
+def check_input_shape(model: nn.Module, shape) -> tuple:
     "Run a 2-image probe through `model`; GenieError naming the shape when the model rejects it."
     shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or min(shape) <= 0: raise GenieError(f"input shape must be (C, H, W) with positive sizes, got {shape}")
-    if min(shape[1:]) < 2: raise GenieError(f"input shape {shape}: H and W must be at least 2 (swing conv reflect-pads)")
-    p = next(model.parameters(), None); dev = p.device if p is not None else 'cpu'
+    if len(shape) != 3 or min(shape) <= 0:
+        raise GenieError(f"input shape must be (C, H, W) with positive sizes, got {shape}")
+    if min(shape[1:]) < 2:
+        raise GenieError(f"input shape {shape}: H and W must be at least 2 (swing conv reflect-pads)")
+    p = next(model.parameters(), None)
+    dev = p.device if p is not None else 'cpu'
     try:
-        with torch.no_grad(): model(torch.zeros(2, *shape, device=dev))
+        with torch.no_grad():
+            model(torch.zeros(2, *shape, device=dev))
     except Exception as e:
-        raise GenieError(f"the model rejects input shape {shape} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
-                         "pass the shape it was trained on (--input-shape C,H,W)") from None
+        raise GenieError(
+            f"the model rejects input shape {shape} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+            "pass the shape it was trained on (--input-shape C,H,W)"
+        ) from None
     return shape
 
 # %% ../nbs/03_synth.ipynb #0b811b06
 SYNTH_FORMAT = 'genie_nb.synthetic_data'
 
+
 class SyntheticData:
     "Synthetic (or real) calibration images and the metadata saying how they were made."
-    def __init__(self, images:torch.Tensor, meta:dict): self.images, self.meta = images, dict(meta)
-    def __len__(self): return len(self.images)
+
+    def __init__(self, images: torch.Tensor, meta: dict):
+        self.images, self.meta = images, dict(meta)
+
+    def __len__(self):
+        return len(self.images)
+
     def __repr__(self):
-        m = self.meta; return f"SyntheticData({len(self)}×{tuple(self.images.shape[1:])}, method={m.get('method')!r}, complete={m.get('complete')})"
+        m = self.meta
+        return f"SyntheticData({len(self)}×{tuple(self.images.shape[1:])}, method={m.get('method')!r}, complete={m.get('complete')})"
+
     @property
-    def complete(self) -> bool: return bool(self.meta.get('complete', True))
-    def batches(self, batch_size:int=32, shuffle:bool=False, seed:int=0):
+    def complete(self) -> bool:
+        return bool(self.meta.get('complete', True))
+
+    def batches(self, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
         "The images as `TensorBatches` of (x, None)."
         return TensorBatches(self.images, None, batch_size, shuffle, seed)
 
 # %% ../nbs/03_synth.ipynb #1dfeff88
 @patch
-def save(self:SyntheticData, path) -> Path:
+def save(self: SyntheticData, path) -> Path:
     "Save atomically (temporary file + rename); plain types only."
-    return atomic_save({'format': SYNTH_FORMAT, 'version': 1, 'images': self.images.detach().cpu().contiguous(),
-                        'meta': self.meta}, path)
+    return atomic_save(
+        {
+            'format': SYNTH_FORMAT,
+            'version': 1,
+            'images': self.images.detach().cpu().contiguous(),
+            'meta': self.meta,
+        },
+        path,
+    )
 
 # %% ../nbs/03_synth.ipynb #8f3cc513
 def _read_synth(path) -> dict:
     path = Path(path)
-    if not path.exists(): raise GenieError(f"synthetic-data file {path} does not exist; create it with synthesize(..., out=...) or `genie-nb synth --out`")
-    try: d = torch.load(path, map_location='cpu', weights_only=True)
+    if not path.exists():
+        raise GenieError(
+            f"synthetic-data file {path} does not exist; create it with synthesize(..., out=...) or `genie-nb synth --out`"
+        )
+    try:
+        d = torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GenieError(f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: {type(e).__name__}); re-create it") from None
-    if not (isinstance(d, dict) and d.get('format') == SYNTH_FORMAT and torch.is_tensor(d.get('images')) and isinstance(d.get('meta'), dict)):
-        raise GenieError(f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with images and meta)")
+        raise GenieError(
+            f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: {type(e).__name__}); re-create it"
+        ) from None
+    if not (
+        isinstance(d, dict)
+        and d.get('format') == SYNTH_FORMAT
+        and torch.is_tensor(d.get('images'))
+        and isinstance(d.get('meta'), dict)
+    ):
+        raise GenieError(
+            f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with images and meta)"
+        )
     return d
 
+
 @patch(cls_method=True)
-def load(cls:SyntheticData, path, model:nn.Module|None=None, # when given, the data must have been made for this model
-         allow_foreign:bool=False, # accept data made for another model
-        ) -> SyntheticData:
+def load(
+    cls: SyntheticData,
+    path,
+    model: nn.Module | None = None,  # when given, the data must have been made for this model
+    allow_foreign: bool = False,  # accept data made for another model
+) -> SyntheticData:
     "Load a saved `SyntheticData`; refuse data made for a different `model` unless `allow_foreign`."
-    d = _read_synth(path); data = cls(d['images'], d['meta'])
+    d = _read_synth(path)
+    data = cls(d['images'], d['meta'])
     if model is not None and not allow_foreign:
         want, got = model_fingerprint(model), data.meta.get('model_fingerprint')
-        if want != got: raise GenieError(f"{path} was synthesized for model {got}, not this model ({want}); "
-                                         "synthesize data for this model, or pass allow_foreign=True to use it anyway")
+        if want != got:
+            raise GenieError(
+                f"{path} was synthesized for model {got}, not this model ({want}); "
+                "synthesize data for this model, or pass allow_foreign=True to use it anyway"
+            )
     return data
 
 # %% ../nbs/03_synth.ipynb #0ebe2747
-def _batch_seed(seed:int, b:int) -> int: return (int(seed) * 1_000_003 + b) % (2**63 - 1)
+def _batch_seed(seed: int, b: int) -> int:
+    return (int(seed) * 1_000_003 + b) % (2**63 - 1)
 
-def _nonfinite_error(per:dict, b:int, step:int, loss:float):
+
+def _nonfinite_error(per: dict, b: int, step: int, loss: float):
     bad = next((n for n, v in per.items() if not torch.isfinite(v)), 'total')
-    return GenieError(f"BN loss became {loss} at batch {b} step {step} (first non-finite term: layer {bad!r}); "
-                      "check that layer's running statistics (running_var ≥ 0, no NaN) or lower the learning rate")
+    return GenieError(
+        f"BN loss became {loss} at batch {b} step {step} (first non-finite term: layer {bad!r}); "
+        "check that layer's running statistics (running_var ≥ 0, no NaN) or lower the learning rate"
+    )
 
 # %% ../nbs/03_synth.ipynb #3730cfb2
-def _optimize(make_x, # () → images, differentiable w.r.t. the optimised tensors
-              opts:list, teacher, hooks, targets, steps:int, b:int, on_event=None, image_every:int=0, after_step=None):
+def _optimize(
+    make_x,  # () → images, differentiable w.r.t. the optimised tensors
+    opts: list,
+    teacher,
+    hooks,
+    targets,
+    steps: int,
+    b: int,
+    on_event=None,
+    image_every: int = 0,
+    after_step=None,
+):
     "The shared loop: returns (images of the last forward, loss history, final per-layer losses)."
     hist = []
     for step in range(steps):
-        for o in opts: o.zero_grad(set_to_none=True)
-        x = make_x(); teacher(x)
-        loss, per = bn_stat_loss(hooks.stats, targets, x); lv = loss.item()
-        if not math.isfinite(lv): raise _nonfinite_error(per, b, step, lv)
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        x = make_x()
+        teacher(x)
+        loss, per = bn_stat_loss(hooks.stats, targets, x)
+        lv = loss.item()
+        if not math.isfinite(lv):
+            raise _nonfinite_error(per, b, step, lv)
         loss.backward()
-        for o in opts: o.step()
-        if after_step: after_step(step, lv)
-        hist.append(lv); x = x.detach()
+        for o in opts:
+            o.step()
+        if after_step:
+            after_step(step, lv)
+        hist.append(lv)
+        x = x.detach()
         if on_event is not None:
             ev = dict(batch=b, step=step, steps=steps, loss=lv, layers={n: v.item() for n, v in per.items()})
-            if image_every and (step % image_every == 0 or step == steps - 1): ev['images'] = x.cpu()
-            if emit(on_event, 'step', **ev): raise StopRequested()
+            if image_every and (step % image_every == 0 or step == steps - 1):
+                ev['images'] = x.cpu()
+            if emit(on_event, 'step', **ev):
+                raise StopRequested()
     return x, hist, {n: v.item() for n, v in per.items()}
 
 # %% ../nbs/03_synth.ipynb #5eb4c75f
 def _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
     g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).to(device).train()
     z = torch.randn(size, cfg.latent_dim, device=device, requires_grad=True)
-    opt_z, opt_g = torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)
+    opt_z, opt_g = (
+        torch.optim.Adam([z], lr=cfg.lr_latent),
+        torch.optim.Adam(g.parameters(), lr=cfg.lr_generator),
+    )
     sch_z = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_z, mode='min', patience=100, min_lr=1e-4)
     sch_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, 0.95)
+
     def after(step, lv):
         sch_z.step(lv)
-        if (step + 1) % 100 == 0: sch_g.step()
-    return _optimize(lambda: g(z), [opt_z, opt_g], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every, after)
+        if (step + 1) % 100 == 0:
+            sch_g.step()
+
+    return _optimize(
+        lambda: g(z), [opt_z, opt_g], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every, after
+    )
 
 # %% ../nbs/03_synth.ipynb #3439ac57
 def _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
     x = torch.randn(size, *shape, device=device).contiguous(memory_format=mf).requires_grad_(True)
-    return _optimize(lambda: x, [torch.optim.Adam([x], lr=cfg.lr_pixels)], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every)
+    return _optimize(
+        lambda: x,
+        [torch.optim.Adam([x], lr=cfg.lr_pixels)],
+        teacher,
+        hooks,
+        targets,
+        cfg.steps,
+        b,
+        on_event,
+        cfg.image_every,
+    )
+
 
 def _measure(x, teacher, hooks, targets):
-    with torch.no_grad(): teacher(x); loss, per = bn_stat_loss(hooks.stats, targets, x)
+    with torch.no_grad():
+        teacher(x)
+        loss, per = bn_stat_loss(hooks.stats, targets, x)
     return x, [loss.item()], {n: v.item() for n, v in per.items()}
+
 
 def _real_images(n, seed, shape):
     x, _ = load_fmnist('train')
-    if tuple(x.shape[1:]) != tuple(shape): raise GenieError(f"method 'real' provides Fashion-MNIST images {tuple(x.shape[1:])}, but the model takes {shape}")
-    if n > len(x): raise GenieError(f"method 'real' can provide at most {len(x)} images, asked for {n}")
+    if tuple(x.shape[1:]) != tuple(shape):
+        raise GenieError(
+            f"method 'real' provides Fashion-MNIST images {tuple(x.shape[1:])}, but the model takes {shape}"
+        )
+    if n > len(x):
+        raise GenieError(f"method 'real' can provide at most {len(x)} images, asked for {n}")
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))[:n]]
 
 # %% ../nbs/03_synth.ipynb #867d8768
-_RUN_KEYS = ('method', 'n', 'batch', 'steps', 'seed', 'lr_latent', 'lr_generator', 'lr_pixels', 'latent_dim', 'gen_width',
-             'swing', 'input_shape', 'channels_last', 'model_fingerprint')
+_RUN_KEYS = (
+    'method',
+    'n',
+    'batch',
+    'steps',
+    'seed',
+    'lr_latent',
+    'lr_generator',
+    'lr_pixels',
+    'latent_dim',
+    'gen_width',
+    'swing',
+    'input_shape',
+    'channels_last',
+    'model_fingerprint',
+)
 
-def _new_meta(cfg:SynthConfig, shape, fp:str, device) -> dict:
+
+def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
     swing = cfg.swing if cfg.swing is not None else cfg.method == 'genie'
-    return dict(asdict(cfg), input_shape=list(shape), swing=bool(swing) and cfg.method in ('genie', 'zeroq'), device=str(device),
-                model_fingerprint=fp, torch_version=str(torch.__version__), bn_loss=[], layer_loss=[], batch_seconds=[],
-                batches_done=0, complete=False, stopped=None, seconds=0.0)
+    return dict(
+        asdict(cfg),
+        input_shape=list(shape),
+        swing=bool(swing) and cfg.method in ('genie', 'zeroq'),
+        device=str(device),
+        model_fingerprint=fp,
+        torch_version=str(torch.__version__),
+        bn_loss=[],
+        layer_loss=[],
+        batch_seconds=[],
+        batches_done=0,
+        complete=False,
+        stopped=None,
+        seconds=0.0,
+    )
+
 
 def _resume(out, model, meta) -> list:
     prev = SyntheticData.load(out, model=model)
     diff = [k for k in _RUN_KEYS if prev.meta.get(k) != meta[k]]
-    if diff: raise GenieError(f"{out} holds a run with different settings ({', '.join(f'{k}: {prev.meta.get(k)!r} ≠ {meta[k]!r}' for k in diff)}); "
-                              "use another --out or delete it to start over")
-    for k in ('bn_loss', 'layer_loss', 'batch_seconds', 'batches_done', 'seconds'): meta[k] = prev.meta[k]
+    if diff:
+        raise GenieError(
+            f"{out} holds a run with different settings ({', '.join(f'{k}: {prev.meta.get(k)!r} ≠ {meta[k]!r}' for k in diff)}); "
+            "use another --out or delete it to start over"
+        )
+    for k in ('bn_loss', 'layer_loss', 'batch_seconds', 'batches_done', 'seconds'):
+        meta[k] = prev.meta[k]
     return list(prev.images.split(meta['batch'])) if len(prev) else []
 
 # %% ../nbs/03_synth.ipynb #2f265d0a
-def _finish_meta(meta:dict, imgs:list):
+def _finish_meta(meta: dict, imgs: list):
     h = meta['bn_loss']
-    meta.update(batches_done=len(imgs), n_done=sum(len(x) for x in imgs),
-                bn_loss_first=sum(x[0] for x in h) / len(h) if h else None, bn_loss_last=sum(x[-1] for x in h) / len(h) if h else None,
-                s_per_step=(sum(meta['batch_seconds']) / sum(len(x) for x in h)) if h and meta['method'] in ('genie', 'zeroq') else None)
+    meta.update(
+        batches_done=len(imgs),
+        n_done=sum(len(x) for x in imgs),
+        bn_loss_first=sum(x[0] for x in h) / len(h) if h else None,
+        bn_loss_last=sum(x[-1] for x in h) / len(h) if h else None,
+        s_per_step=(sum(meta['batch_seconds']) / sum(len(x) for x in h))
+        if h and meta['method'] in ('genie', 'zeroq')
+        else None,
+    )
+
 
 def _result(imgs, meta, shape) -> SyntheticData:
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
 # %% ../nbs/03_synth.ipynb #2b90e2a8
-def synthesize(model:nn.Module, # the FP32 model (never modified)
-               cfg:SynthConfig|None=None, # what to make (default: the `cpu` preset)
-               on_event=None, # subscriber(s) for 'start', 'step', 'batch_done', 'done' events
-               out=None, # save finished batches here after each batch; resume from it when it exists
-              ) -> SyntheticData:
+def synthesize(
+    model: nn.Module,  # the FP32 model (never modified)
+    cfg: SynthConfig | None = None,  # what to make (default: the `cpu` preset)
+    on_event=None,  # subscriber(s) for 'start', 'step', 'batch_done', 'done' events
+    out=None,  # save finished batches here after each batch; resume from it when it exists
+) -> SyntheticData:
     "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
-    cfg = (cfg or SynthConfig.preset('cpu')).check(); device = pick_device(cfg.device)
+    cfg = (cfg or SynthConfig.preset('cpu')).check()
+    device = pick_device(cfg.device)
     targets = bn_targets(model)  # GenieError when there is no BatchNorm2d
     teacher = frozen_teacher(model, device, cfg.channels_last)
     shape = check_input_shape(teacher, cfg.input_shape or infer_input_shape(model))
     meta = _new_meta(cfg, shape, model_fingerprint(model), device)
     targets = {n: (m.to(device), s.to(device)) for n, (m, s) in targets.items()}
     swing_gen = torch.Generator()
-    if meta['swing']: add_swing(teacher, swing_gen)
+    if meta['swing']:
+        add_swing(teacher, swing_gen)
     imgs = _resume(out, model, meta) if out is not None and Path(out).exists() else []
     sizes = [min(cfg.batch, cfg.n - i) for i in range(0, cfg.n, cfg.batch)]
     real = _real_images(cfg.n, cfg.seed, shape) if cfg.method == 'real' else None
-    return _run_batches(model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out)
+    return _run_batches(
+        model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out
+    )
 
 # %% ../nbs/03_synth.ipynb #5e2487c3
 def _one_batch(cfg, shape, device, teacher, hooks, targets, b, size, start, real, on_event):
-    if cfg.method == 'genie': return _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
-    if cfg.method == 'zeroq': return _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
-    x = real[start:start + size] if cfg.method == 'real' else torch.randn(size, *shape)
+    if cfg.method == 'genie':
+        return _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
+    if cfg.method == 'zeroq':
+        return _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
+    x = real[start : start + size] if cfg.method == 'real' else torch.randn(size, *shape)
     return _measure(x.to(device), teacher, hooks, targets)
 
-def _run_batches(model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out):
-    t0 = time.perf_counter(); done0 = len(imgs)
-    emit(on_event, 'start', method=cfg.method, n=cfg.n, batches=len(sizes), steps=cfg.steps, resumed_batches=done0)
+
+def _run_batches(
+    model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out
+):
+    t0 = time.perf_counter()
+    done0 = len(imgs)
+    emit(
+        on_event,
+        'start',
+        method=cfg.method,
+        n=cfg.n,
+        batches=len(sizes),
+        steps=cfg.steps,
+        resumed_batches=done0,
+    )
     try:
         with BNStatHooks(teacher) as hooks:
             for b in range(done0, len(sizes)):
-                tb = time.perf_counter(); bs = _batch_seed(cfg.seed, b); seed_everything(bs); swing_gen.manual_seed(bs)
-                x, hist, per = _one_batch(cfg, shape, device, teacher, hooks, targets, b, sizes[b], sum(sizes[:b]), real, on_event)
+                tb = time.perf_counter()
+                bs = _batch_seed(cfg.seed, b)
+                seed_everything(bs)
+                swing_gen.manual_seed(bs)
+                x, hist, per = _one_batch(
+                    cfg, shape, device, teacher, hooks, targets, b, sizes[b], sum(sizes[:b]), real, on_event
+                )
                 imgs.append(x.detach().float().contiguous().cpu())
-                meta['bn_loss'].append(hist); meta['layer_loss'].append(per); meta['batch_seconds'].append(time.perf_counter() - tb)
-                _finish_meta(meta, imgs); meta['complete'] = len(imgs) == len(sizes)
-                if out is not None: _result(imgs, {**meta, 'seconds': meta['seconds'] + time.perf_counter() - t0}, shape).save(out)
-                if emit(on_event, 'batch_done', batch=b, batches=len(sizes), loss_first=hist[0], loss_last=hist[-1], images=imgs[-1]): raise StopRequested()
-    except (StopRequested, KeyboardInterrupt) as e: meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
-    meta['seconds'] += time.perf_counter() - t0; _finish_meta(meta, imgs); meta['complete'] = len(imgs) == len(sizes)
+                meta['bn_loss'].append(hist)
+                meta['layer_loss'].append(per)
+                meta['batch_seconds'].append(time.perf_counter() - tb)
+                _finish_meta(meta, imgs)
+                meta['complete'] = len(imgs) == len(sizes)
+                if out is not None:
+                    _result(
+                        imgs, {**meta, 'seconds': meta['seconds'] + time.perf_counter() - t0}, shape
+                    ).save(out)
+                if emit(
+                    on_event,
+                    'batch_done',
+                    batch=b,
+                    batches=len(sizes),
+                    loss_first=hist[0],
+                    loss_last=hist[-1],
+                    images=imgs[-1],
+                ):
+                    raise StopRequested()
+    except (StopRequested, KeyboardInterrupt) as e:
+        meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
+    meta['seconds'] += time.perf_counter() - t0
+    _finish_meta(meta, imgs)
+    meta['complete'] = len(imgs) == len(sizes)
     res = _result(imgs, meta, shape)
-    if out is not None: res.save(out)
-    emit(on_event, 'done', n=len(res), complete=res.complete, seconds=meta['seconds'], stopped=meta['stopped'])
+    if out is not None:
+        res.save(out)
+    emit(
+        on_event, 'done', n=len(res), complete=res.complete, seconds=meta['seconds'], stopped=meta['stopped']
+    )
     return res
 
 # %% ../nbs/03_synth.ipynb #90c6218c
-def tqdm_subscriber(total:int|None=None, # total steps (None: taken from the 'start' event)
-                    desc:str='synth', **kw):
+def tqdm_subscriber(
+    total: int | None = None,  # total steps (None: taken from the 'start' event)
+    desc: str = 'synth',
+    **kw,
+):
     "An event subscriber showing a tqdm bar over all steps of all batches, with the current loss."
     from tqdm.auto import tqdm
+
     state = {}
+
     def sub(ev):
         k = ev['kind']
         if k == 'start':
-            state['per_step'] = ev['method'] in ('genie', 'zeroq'); todo = ev['batches'] - ev['resumed_batches']
-            state['bar'] = tqdm(total=total or todo * (ev['steps'] if state['per_step'] else 1), desc=desc, **kw)
-        elif k == 'step': state['bar'].update(1); state['bar'].set_postfix(batch=ev['batch'], loss=f"{ev['loss']:.4f}", refresh=False)
-        elif k == 'batch_done' and not state['per_step']: state['bar'].update(1)
-        elif k == 'done': state['bar'].close()
+            state['per_step'] = ev['method'] in ('genie', 'zeroq')
+            todo = ev['batches'] - ev['resumed_batches']
+            state['bar'] = tqdm(
+                total=total or todo * (ev['steps'] if state['per_step'] else 1), desc=desc, **kw
+            )
+        elif k == 'step':
+            state['bar'].update(1)
+            state['bar'].set_postfix(batch=ev['batch'], loss=f"{ev['loss']:.4f}", refresh=False)
+        elif k == 'batch_done' and not state['per_step']:
+            state['bar'].update(1)
+        elif k == 'done':
+            state['bar'].close()
+
     return sub
 
 # %% ../nbs/03_synth.ipynb #3bdafe47
-def bn_mismatch(model:nn.Module, images:torch.Tensor, device='cpu') -> dict:
+def bn_mismatch(model: nn.Module, images: torch.Tensor, device='cpu') -> dict:
     "Per-layer BN-statistic loss (and 'input') of `images` through a frozen copy of `model`, without swing."
-    t = frozen_teacher(model, device); x = images.to(pick_device(device))
-    with BNStatHooks(t) as h, torch.no_grad(): t(x); _, per = bn_stat_loss(h.stats, bn_targets(t), x)
+    t = frozen_teacher(model, device)
+    x = images.to(pick_device(device))
+    with BNStatHooks(t) as h, torch.no_grad():
+        t(x)
+        _, per = bn_stat_loss(h.stats, bn_targets(t), x)
     return {n: v.item() for n, v in per.items()}
 
 # %% ../nbs/03_synth.ipynb #2b084b63
 def _time_steps(step, steps, warmup):
-    for _ in range(warmup): step()
+    for _ in range(warmup):
+        step()
     t0 = time.perf_counter()
-    for _ in range(steps): step()
+    for _ in range(steps):
+        step()
     return (time.perf_counter() - t0) / steps
+
 
 def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
     "One closure per method that performs a full optimisation step."
     if method == 'floor':
         x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-        def step(): x.grad = None; teacher(x).sum().backward()
+
+        def step():
+            x.grad = None
+            teacher(x).sum().backward()
+
         return step
     opts, make_x = [], None
     if method == 'zeroq':
@@ -384,28 +632,55 @@ def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
     else:
         g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).train()
         z = torch.randn(batch, cfg.latent_dim, requires_grad=True)
-        opts, make_x = [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)], (lambda: g(z))
+        opts, make_x = (
+            [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)],
+            (lambda: g(z)),
+        )
+
     def step():
-        for o in opts: o.zero_grad(set_to_none=True)
-        x = make_x(); teacher(x); bn_stat_loss(hooks.stats, targets, x)[0].backward()
-        for o in opts: o.step()
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        x = make_x()
+        teacher(x)
+        bn_stat_loss(hooks.stats, targets, x)[0].backward()
+        for o in opts:
+            o.step()
+
     return step
 
 # %% ../nbs/03_synth.ipynb #91519dcd
-def bench_synth(model:nn.Module, batch:int=64, steps:int=10, warmup:int=2, gen_width:int|None=None, # default: the cpu preset's
-                reference:bool=True, # also time the reference generator (width 128, no channels_last, teacher grads on)
-                input_shape=None, seed:int=0) -> dict:
+def bench_synth(
+    model: nn.Module,
+    batch: int = 64,
+    steps: int = 10,
+    warmup: int = 2,
+    gen_width: int | None = None,  # default: the cpu preset's
+    reference: bool = True,  # also time the reference generator (width 128, no channels_last, teacher grads on)
+    input_shape=None,
+    seed: int = 0,
+) -> dict:
     "Seconds per synthesis step of genie, zeroq (and the reference generator) vs the frozen-teacher floor, and peak RSS."
-    seed_everything(seed); shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
+    seed_everything(seed)
+    shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
     cfg = SynthConfig(batch=batch, gen_width=gen_width or PRESETS['cpu']['gen_width'], input_shape=shape)
-    targets, res = bn_targets(model), dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width)
+    targets, res = (
+        bn_targets(model),
+        dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width),
+    )
     runs = [('floor', cfg, True), ('zeroq', cfg, True), ('genie', cfg, True)]
-    if reference: runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
+    if reference:
+        runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
     for name, c, frozen in runs:
         t = frozen_teacher(model, 'cpu', c.channels_last)
-        if name.startswith('genie'): add_swing(t, torch.Generator().manual_seed(seed))
-        if not frozen: t.requires_grad_(True)
-        with BNStatHooks(t) as h: res[f'{name}_s'] = _time_steps(_bench_step(name.split('_')[0], t, h, targets, shape, batch, c), steps, warmup)
-    for name, *_ in runs[1:]: res[f'{name}_ratio'] = res[f'{name}_s'] / res['floor_s']
+        if name.startswith('genie'):
+            add_swing(t, torch.Generator().manual_seed(seed))
+        if not frozen:
+            t.requires_grad_(True)
+        with BNStatHooks(t) as h:
+            res[f'{name}_s'] = _time_steps(
+                _bench_step(name.split('_')[0], t, h, targets, shape, batch, c), steps, warmup
+            )
+    for name, *_ in runs[1:]:
+        res[f'{name}_ratio'] = res[f'{name}_s'] / res['floor_s']
     res['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res

@@ -19,48 +19,100 @@ __all__ = ['train_epoch', 'train_model', 'train_bundled']
 # %% ../nbs/11_train.ipynb #878d0a34
 def train_epoch(model, opt, sched, x, y, batch_size=128, gen=None, max_steps=None):
     "One shuffled epoch over (x, y) with augmentation; returns mean training loss."
-    model.train(); perm = torch.randperm(len(x), generator=gen); total, steps = 0.0, 0
+    model.train()
+    perm = torch.randperm(len(x), generator=gen)
+    total, steps = 0.0, 0
     for i in range(0, len(x) - batch_size + 1, batch_size):
-        j = perm[i:i+batch_size]
+        j = perm[i : i + batch_size]
         xb = augment_crop_flip(x[j], gen=gen).contiguous(memory_format=torch.channels_last)
         loss = F.cross_entropy(model(xb), y[j])
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        total += loss.item(); steps += 1
-        if max_steps and steps >= max_steps: break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += loss.item()
+        steps += 1
+        if max_steps and steps >= max_steps:
+            break
     return total / max(steps, 1)
 
 # %% ../nbs/11_train.ipynb #6c016524
 def _make_opt(model, epochs, steps_per_epoch, lr, wd):
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+    )
     return opt, sched
 
-def train_model(model, epochs:int=40, batch_size:int=128, lr:float=0.1, wd:float=5e-4, seed:int=0,
-                state_path=None, root=None, max_steps:int|None=None, log=print):
+
+def train_model(
+    model,
+    epochs: int = 40,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    wd: float = 5e-4,
+    seed: int = 0,
+    state_path=None,
+    root=None,
+    max_steps: int | None = None,
+    log=print,
+):
     "Train `model` on Fashion-MNIST train; resumable through `state_path`. Returns the per-epoch log."
-    seed_everything(seed); model = model.to(memory_format=torch.channels_last)
-    x, y = load_fmnist('train', root); xt, yt = load_fmnist('test', root)
+    seed_everything(seed)
+    model = model.to(memory_format=torch.channels_last)
+    x, y = load_fmnist('train', root)
+    xt, yt = load_fmnist('test', root)
     opt, sched = _make_opt(model, epochs, len(x) // batch_size, lr, wd)
     gen, hist, start = torch.Generator().manual_seed(seed), [], 0
     if state_path and Path(state_path).exists():
         st = torch.load(state_path, weights_only=False)
-        model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
-        gen.set_state(st['gen']); hist, start = st['hist'], st['epoch']
+        model.load_state_dict(st['model'])
+        opt.load_state_dict(st['opt'])
+        sched.load_state_dict(st['sched'])
+        gen.set_state(st['gen'])
+        hist, start = st['hist'], st['epoch']
     for ep in range(start, epochs):
-        t0 = time.perf_counter(); tl = train_epoch(model, opt, sched, x, y, batch_size, gen, max_steps)
+        t0 = time.perf_counter()
+        tl = train_epoch(model, opt, sched, x, y, batch_size, gen, max_steps)
         ev = evaluate(model, TensorBatches(xt, yt, 1000))
-        hist.append(dict(epoch=ep + 1, train_loss=tl, test_top1=ev['top1'], seconds=time.perf_counter() - t0)); log(hist[-1])
-        if state_path: atomic_save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                                        gen=gen.get_state(), hist=hist, epoch=ep + 1), state_path)
+        hist.append(dict(epoch=ep + 1, train_loss=tl, test_top1=ev['top1'], seconds=time.perf_counter() - t0))
+        log(hist[-1])
+        if state_path:
+            atomic_save(
+                dict(
+                    model=model.state_dict(),
+                    opt=opt.state_dict(),
+                    sched=sched.state_dict(),
+                    gen=gen.get_state(),
+                    hist=hist,
+                    epoch=ep + 1,
+                ),
+                state_path,
+            )
     return hist
 
 # %% ../nbs/11_train.ipynb #ac721253
-def train_bundled(name:str='default', epochs:int=40, seed:int=0, out=None, state_path=None, threads=None, **kw):
+def train_bundled(
+    name: str = 'default', epochs: int = 40, seed: int = 0, out=None, state_path=None, threads=None, **kw
+):
     "Train bundled model `name` and save its checkpoint (+ manifest entry) to `out` (default: the package assets)."
-    set_threads(threads); model = build_bundled(name); t0 = time.perf_counter()
+    set_threads(threads)
+    model = build_bundled(name)
+    t0 = time.perf_counter()
     hist = train_model(model, epochs=epochs, seed=seed, state_path=state_path, **kw)
-    meta = dict(arch=BUNDLED[name]['arch'], name=name, input_shape=[1, 32, 32], classes=FMNIST_CLASSES,
-                normalization=dict(mean=[FMNIST_MEAN], std=[FMNIST_STD], pad=2), dataset='fashion-mnist',
-                epochs=epochs, seed=seed, torch_version=str(torch.__version__), test_top1=hist[-1]['test_top1'],
-                train_seconds=round(sum(h['seconds'] for h in hist), 1), machine=platform.machine(), threads=torch.get_num_threads())
-    return save_checkpoint(model.eval(), Path(out or ASSETS/BUNDLED[name]['file']), meta), hist
+    meta = dict(
+        arch=BUNDLED[name]['arch'],
+        name=name,
+        input_shape=[1, 32, 32],
+        classes=FMNIST_CLASSES,
+        normalization=dict(mean=[FMNIST_MEAN], std=[FMNIST_STD], pad=2),
+        dataset='fashion-mnist',
+        epochs=epochs,
+        seed=seed,
+        torch_version=str(torch.__version__),
+        test_top1=hist[-1]['test_top1'],
+        train_seconds=round(sum(h['seconds'] for h in hist), 1),
+        machine=platform.machine(),
+        threads=torch.get_num_threads(),
+    )
+    return save_checkpoint(model.eval(), Path(out or ASSETS / BUNDLED[name]['file']), meta), hist

@@ -22,42 +22,64 @@ __all__ = ['fig_png', 'image_grid', 'QuantBank', 'QuantErrorExplorer', 'SynthVie
            'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
-def fig_png(fig:Figure) -> bytes:
+def fig_png(fig: Figure) -> bytes:
     "Render a matplotlib Figure (Agg) to PNG bytes."
-    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80, bbox_inches='tight'); return buf.getvalue()
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
+    return buf.getvalue()
 
-def image_grid(images:torch.Tensor, titles=None, ncol:int=8, size:float=1.1) -> bytes:
+
+def image_grid(images: torch.Tensor, titles=None, ncol: int = 8, size: float = 1.1) -> bytes:
     "PNG of a grid of images (each min-max scaled, first channel or RGB), one title under each."
-    x = images.detach().float().cpu(); x = x[:, :1] if x.shape[1] != 3 else x; n, c, h, w = x.shape
-    lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True); x = (x - lo) / (hi - lo + 1e-8)
-    ncol = min(ncol, n); nrow = max(1, (n + ncol - 1) // ncol); pad, th = 2, (h // 3 if titles is not None else 0)
-    H, Wd = h + th + pad, w + pad; canvas = np.ones((nrow * H, ncol * Wd, c), np.float32)
+    x = images.detach().float().cpu()
+    x = x[:, :1] if x.shape[1] != 3 else x
+    n, c, h, w = x.shape
+    lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+    x = (x - lo) / (hi - lo + 1e-8)
+    ncol = min(ncol, n)
+    nrow = max(1, (n + ncol - 1) // ncol)
+    pad, th = 2, (h // 3 if titles is not None else 0)
+    H, Wd = h + th + pad, w + pad
+    canvas = np.ones((nrow * H, ncol * Wd, c), np.float32)
     for i in range(n):
-        r, q = divmod(i, ncol); canvas[r * H:r * H + h, q * Wd:q * Wd + w] = x[i].permute(1, 2, 0).numpy()
-    fig = Figure(figsize=(ncol * size, nrow * size * (H / Wd))); ax = fig.add_axes((0, 0, 1, 1)); ax.axis('off')
+        r, q = divmod(i, ncol)
+        canvas[r * H : r * H + h, q * Wd : q * Wd + w] = x[i].permute(1, 2, 0).numpy()
+    fig = Figure(figsize=(ncol * size, nrow * size * (H / Wd)))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.axis('off')
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
     if titles is not None:
         for i in range(n):
-            r, q = divmod(i, ncol); ax.text(q * Wd + w / 2, r * H + h + th / 2, str(titles[i])[:10], ha='center', va='center', fontsize=7)
-    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); return buf.getvalue()
+            r, q = divmod(i, ncol)
+            ax.text(
+                q * Wd + w / 2, r * H + h + th / 2, str(titles[i])[:10], ha='center', va='center', fontsize=7
+            )
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=80)
+    return buf.getvalue()
 
 # %% ../nbs/08_widgets.ipynb #5bf4ad92
-def _all_bits_policy(b): return BitPolicy(b, b, first_w=b, first_a=None, second_a=b, last_w=b, last_a=b)
+def _all_bits_policy(b):
+    return BitPolicy(b, b, first_w=b, first_a=None, second_a=b, last_w=b, last_a=b)
+
 
 class QuantBank:
     "RTN-quantized copies of `model` at every bit width, activation steps set on `calib`."
-    def __init__(self, model:nn.Module, calib:torch.Tensor, bits=range(2, 9)):
+
+    def __init__(self, model: nn.Module, calib: torch.Tensor, bits=range(2, 9)):
         self.qms = {}
         for b in bits:
             qm = QModel(model, _all_bits_policy(b)).eval().to(memory_format=torch.channels_last)
-            with torch.no_grad(): qm(calib.contiguous(memory_format=torch.channels_last))  # lazy activation init
+            with torch.no_grad():
+                qm(calib.contiguous(memory_format=torch.channels_last))  # lazy activation init
             self.qms[b] = qm
         self.names = list(self.qms[max(bits)].qlayers())
 
-    def apply(self, qm:QModel, bits:dict) -> QModel:
+    def apply(self, qm: QModel, bits: dict) -> QModel:
         "Give each layer of `qm` the quantizers of its (w_bits, a_bits) in `bits`."
         for n, l in qm.qlayers().items():
-            wb, ab = bits[n]; l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
+            wb, ab = bits[n]
+            l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
             l.wq = self.qms[wb].qlayers()[n].wq if wb else None
             l.aq = self.qms[ab].qlayers()[n].aq if ab else None
         return qm
@@ -65,322 +87,582 @@ class QuantBank:
 # %% ../nbs/08_widgets.ipynb #80084474
 class QuantErrorExplorer:
     "Bit-width sliders (global + per layer) → per-layer SQNR/MSE vs FP32 on a held batch, and top-1 on a test slice."
-    def __init__(self, model:nn.Module, held:torch.Tensor, # ≥ 64 held images: calibration for ranges and the error batch
-                 test:tuple|None=None, # (x, y) real test slice for top-1 (e.g. 2,000 images)
-                 reference:QModel|None=None): # e.g. a reconstructed model, drawn beside RTN at its bits
-        cl = lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t  # ~1.5x faster convs on CPU
+
+    def __init__(
+        self,
+        model: nn.Module,
+        held: torch.Tensor,  # ≥ 64 held images: calibration for ranges and the error batch
+        test: tuple | None = None,  # (x, y) real test slice for top-1 (e.g. 2,000 images)
+        reference: QModel | None = None,
+    ):  # e.g. a reconstructed model, drawn beside RTN at its bits
+        cl = lambda t: (
+            t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+        )  # ~1.5x faster convs on CPU
         self.model, self.held, self.reference = model.eval(), cl(held[:64]), reference
         self.test = (cl(test[0]), test[1]) if test is not None else None
-        self.bank = QuantBank(model, held[:64]); self.qm = QModel(model, BitPolicy(8, 8), init=False).eval().to(memory_format=torch.channels_last)
+        self.bank = QuantBank(model, held[:64])
+        self.qm = QModel(model, BitPolicy(8, 8), init=False).eval().to(memory_format=torch.channels_last)
         self.fp = fp_layer_outputs(self.model, self.qm, self.held)  # FP side of the chart, fixed
         self.overrides = {}
-        self.w, self.a = W.IntSlider(8, 2, 8, description='weight bits'), W.IntSlider(8, 2, 8, description='act bits')
+        self.w, self.a = (
+            W.IntSlider(8, 2, 8, description='weight bits'),
+            W.IntSlider(8, 2, 8, description='act bits'),
+        )
         self.layer = W.Dropdown(options=self.bank.names, description='layer')
-        self.lw, self.la = W.IntSlider(4, 2, 8, description='layer W'), W.IntSlider(4, 2, 8, description='layer A')
-        self.set_btn, self.clear_btn = W.Button(description='override layer'), W.Button(description='clear overrides')
+        self.lw, self.la = (
+            W.IntSlider(4, 2, 8, description='layer W'),
+            W.IntSlider(4, 2, 8, description='layer A'),
+        )
+        self.set_btn, self.clear_btn = (
+            W.Button(description='override layer'),
+            W.Button(description='clear overrides'),
+        )
         self.chart, self.acc, self.timing = W.Image(format='png'), W.HTML(), W.HTML()
-        for s in (self.w, self.a): s.observe(lambda ch: self.update(), names='value')
+        for s in (self.w, self.a):
+            s.observe(lambda ch: self.update(), names='value')
         self.set_btn.on_click(lambda b: self.override(self.layer.value, self.lw.value, self.la.value))
         self.clear_btn.on_click(lambda b: self.clear_overrides())
         self.update()
 
 # %% ../nbs/08_widgets.ipynb #965c03fd
 @patch
-def bits(self:QuantErrorExplorer) -> dict:
+def bits(self: QuantErrorExplorer) -> dict:
     "{layer: (w_bits, a_bits)} for the current sliders and overrides."
     return BitPolicy(self.w.value, self.a.value, overrides=self.overrides).assign(self.bank.names)
 
-@patch
-def override(self:QuantErrorExplorer, name:str, w_bits:int, a_bits:int):
-    "Pin one layer's bits, then redraw."
-    self.overrides[name] = (w_bits, a_bits); self.update()
 
 @patch
-def clear_overrides(self:QuantErrorExplorer): self.overrides = {}; self.update()
+def override(self: QuantErrorExplorer, name: str, w_bits: int, a_bits: int):
+    "Pin one layer's bits, then redraw."
+    self.overrides[name] = (w_bits, a_bits)
+    self.update()
+
+
+@patch
+def clear_overrides(self: QuantErrorExplorer):
+    self.overrides = {}
+    self.update()
 
 # %% ../nbs/08_widgets.ipynb #4497d569
 @patch
-def update(self:QuantErrorExplorer):
+def update(self: QuantErrorExplorer):
     "Apply the bits, recompute per-layer error (and top-1), redraw."
-    t0 = time.perf_counter(); self.bank.apply(self.qm, self.bits())
+    t0 = time.perf_counter()
+    self.bank.apply(self.qm, self.bits())
     self.report = layer_report(self.model, self.qm, self.held, fp=self.fp)
-    ref = layer_report(self.model, self.reference, self.held, fp=self.fp) if self.reference is not None else None
-    self.chart.value = self._draw(self.report, ref); t1 = time.perf_counter()
+    ref = (
+        layer_report(self.model, self.reference, self.held, fp=self.fp)
+        if self.reference is not None
+        else None
+    )
+    self.chart.value = self._draw(self.report, ref)
+    t1 = time.perf_counter()
     if self.test is not None:
         self.top1 = evaluate(self.qm, TensorBatches(*self.test, batch_size=500))['top1']
         self.acc.value = f"<b>top-1 on {len(self.test[0])} test images: {self.top1:.2f} %</b> (W{self.w.value}A{self.a.value}, {len(self.overrides)} overrides)"
     self.timing.value = f"chart {t1 - t0:.2f} s, total {time.perf_counter() - t0:.2f} s"
     self.seconds = (t1 - t0, time.perf_counter() - t0)
 
+
 @patch
-def _draw(self:QuantErrorExplorer, rep, ref=None) -> bytes:
-    fig = Figure(figsize=(9, 3.2)); ax = fig.add_subplot(1, 1, 1); x = np.arange(len(rep))
-    ax.bar(x - (0.2 if ref is not None else 0), rep.sqnr_db, width=0.4 if ref is not None else 0.8, label='RTN (current bits)')
-    if ref is not None: ax.bar(x + 0.2, ref.set_index('layer').loc[rep.layer].sqnr_db, width=0.4, label='reference model')
-    ax.set_xticks(x, [f"{l}\nW{w}A{a}" for l, w, a in zip(rep.layer, rep.w_bits, rep.a_bits)], rotation=90, fontsize=6)
-    ax.set_ylabel('SQNR vs FP32 (dB)'); ax.legend(fontsize=7); return fig_png(fig)
+def _draw(self: QuantErrorExplorer, rep, ref=None) -> bytes:
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(rep))
+    ax.bar(
+        x - (0.2 if ref is not None else 0),
+        rep.sqnr_db,
+        width=0.4 if ref is not None else 0.8,
+        label='RTN (current bits)',
+    )
+    if ref is not None:
+        ax.bar(x + 0.2, ref.set_index('layer').loc[rep.layer].sqnr_db, width=0.4, label='reference model')
+    ax.set_xticks(
+        x, [f"{l}\nW{w}A{a}" for l, w, a in zip(rep.layer, rep.w_bits, rep.a_bits)], rotation=90, fontsize=6
+    )
+    ax.set_ylabel('SQNR vs FP32 (dB)')
+    ax.legend(fontsize=7)
+    return fig_png(fig)
 
 # %% ../nbs/08_widgets.ipynb #efd6b581
 @patch
-def widget(self:QuantErrorExplorer) -> W.Widget:
+def widget(self: QuantErrorExplorer) -> W.Widget:
     "The assembled view."
-    return W.VBox([W.HBox([self.w, self.a]), W.HBox([self.layer, self.lw, self.la, self.set_btn, self.clear_btn]),
-                   self.chart, self.acc, self.timing])
+    return W.VBox(
+        [
+            W.HBox([self.w, self.a]),
+            W.HBox([self.layer, self.lw, self.la, self.set_btn, self.clear_btn]),
+            self.chart,
+            self.acc,
+            self.timing,
+        ]
+    )
+
 
 @patch
-def _ipython_display_(self:QuantErrorExplorer):
-    from IPython.display import display; display(self.widget())
+def _ipython_display_(self: QuantErrorExplorer):
+    from IPython.display import display
+
+    display(self.widget())
 
 # %% ../nbs/08_widgets.ipynb #82f23f0d
 class SynthViewer:
     "Live view of a running `synthesize`: image grid with predicted classes, loss curve, progress, stop button."
-    def __init__(self, model:nn.Module, cfg:SynthConfig, every:int=25, # refresh every k steps
-                 n_show:int=16, classes=None, out=None,
-                 max_overhead:float=0.05): # skip a refresh while drawing has cost more than this fraction of the run
-        self.model, self.cfg, self.every, self.n_show, self.classes, self.out = model, cfg, every, n_show, classes, out
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: SynthConfig,
+        every: int = 25,  # refresh every k steps
+        n_show: int = 16,
+        classes=None,
+        out=None,
+        max_overhead: float = 0.05,
+    ):  # skip a refresh while drawing has cost more than this fraction of the run
+        self.model, self.cfg, self.every, self.n_show, self.classes, self.out = (
+            model,
+            cfg,
+            every,
+            n_show,
+            classes,
+            out,
+        )
         self.max_overhead, self.t_start = max_overhead, time.perf_counter()
-        if not cfg.image_every: cfg.image_every = every
-        self.teacher = frozen_teacher(model); self.losses, self.stop_flag, self.result, self.error = [], False, None, None
+        if not cfg.image_every:
+            cfg.image_every = every
+        self.teacher = frozen_teacher(model)
+        self.losses, self.stop_flag, self.result, self.error = [], False, None, None
         self.grid, self.curve = W.Image(format='png'), W.Image(format='png')
         self.bar, self.status = W.IntProgress(0, 0, 1, description='synth'), W.HTML('not started')
-        self.stop_btn = W.Button(description='stop', button_style='warning'); self.stop_btn.on_click(lambda b: self.stop())
+        self.stop_btn = W.Button(description='stop', button_style='warning')
+        self.stop_btn.on_click(lambda b: self.stop())
         self.refreshes, self.draw_seconds = 0, 0.0
 
-    def stop(self): self.stop_flag = True
+    def stop(self):
+        self.stop_flag = True
 
 # %% ../nbs/08_widgets.ipynb #50c05c54
 @patch
-def on_event(self:SynthViewer, ev:dict):
+def on_event(self: SynthViewer, ev: dict):
     "Event subscriber: progress every step, redraw every `every` steps; 'stop' when asked."
     k = ev['kind']
     if k == 'start':
-        self.t_start = time.perf_counter(); self.bar.max = max(1, (ev['batches'] - ev['resumed_batches']) * (ev['steps'] if ev['method'] in ('genie', 'zeroq') else 1))
+        self.t_start = time.perf_counter()
+        self.bar.max = max(
+            1,
+            (ev['batches'] - ev['resumed_batches'])
+            * (ev['steps'] if ev['method'] in ('genie', 'zeroq') else 1),
+        )
     elif k == 'step':
-        self.bar.value += 1; self.losses.append(ev['loss'])
-        if 'images' in ev and ev['step'] % self.every == 0 and self.due(): self.draw(ev['images'], ev)
+        self.bar.value += 1
+        self.losses.append(ev['loss'])
+        if 'images' in ev and ev['step'] % self.every == 0 and self.due():
+            self.draw(ev['images'], ev)
     elif k == 'batch_done':
-        if self.cfg.method not in ('genie', 'zeroq'): self.bar.value += 1; self.draw(ev['images'], ev)
-    elif k == 'done': self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s" + (f" ({ev['stopped']})" if ev['stopped'] else '')
+        if self.cfg.method not in ('genie', 'zeroq'):
+            self.bar.value += 1
+            self.draw(ev['images'], ev)
+    elif k == 'done':
+        self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s" + (
+            f" ({ev['stopped']})" if ev['stopped'] else ''
+        )
     return 'stop' if self.stop_flag else None
 
-@patch
-def due(self:SynthViewer) -> bool:
-    "Is a refresh affordable? The first always is; later ones while drawing stays under `max_overhead` of the run."
-    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (time.perf_counter() - self.t_start)
 
 @patch
-def draw(self:SynthViewer, images, ev):
+def due(self: SynthViewer) -> bool:
+    "Is a refresh affordable? The first always is; later ones while drawing stays under `max_overhead` of the run."
+    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (
+        time.perf_counter() - self.t_start
+    )
+
+
+@patch
+def draw(self: SynthViewer, images, ev):
     "Redraw the grid (with the teacher's predictions) and the loss curve."
-    t0 = time.perf_counter(); x = images[:self.n_show]
-    with torch.no_grad(): pred = self.teacher(x.contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
+    t0 = time.perf_counter()
+    x = images[: self.n_show]
+    with torch.no_grad():
+        pred = self.teacher(x.contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
     self.grid.value = image_grid(x, [self.classes[p] if self.classes else p for p in pred])
-    fig = Figure(figsize=(4, 2.2)); ax = fig.add_subplot(1, 1, 1); ax.semilogy(self.losses); ax.set_xlabel('step'); ax.set_ylabel('BN loss')
-    self.curve.value = fig_png(fig); self.refreshes += 1; self.draw_seconds += time.perf_counter() - t0
+    fig = Figure(figsize=(4, 2.2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.semilogy(self.losses)
+    ax.set_xlabel('step')
+    ax.set_ylabel('BN loss')
+    self.curve.value = fig_png(fig)
+    self.refreshes += 1
+    self.draw_seconds += time.perf_counter() - t0
     self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {self.losses[-1] if self.losses else float('nan'):.4f}"
 
 # %% ../nbs/08_widgets.ipynb #4a2fdb00
-def run_in_thread(view, work, background:bool=True):
+def run_in_thread(view, work, background: bool = True):
     "Run `work()` for a live view (in a daemon thread by default), recording errors on `view.error`/`view.status`."
+
     def guarded():
-        try: work()
-        except Exception as e: view.error = e; view.status.value = f"<b>error:</b> {e}"
+        try:
+            work()
+        except Exception as e:
+            view.error = e
+            view.status.value = f"<b>error:</b> {e}"
+
     view.thread = threading.Thread(target=guarded, daemon=True)
-    if background: view.thread.start()
-    else: guarded()
+    if background:
+        view.thread.start()
+    else:
+        guarded()
     return view
 
-def wait_for(view, timeout:float|None=None):
+
+def wait_for(view, timeout: float | None = None):
     "Block until a view's run ends; return its result, re-raising its error."
-    if getattr(view, 'thread', None) is not None and view.thread.is_alive(): view.thread.join(timeout)
-    if view.error is not None: raise view.error
+    if getattr(view, 'thread', None) is not None and view.thread.is_alive():
+        view.thread.join(timeout)
+    if view.error is not None:
+        raise view.error
     return view.result
 
-@patch
-def start(self:SynthViewer, background:bool=True):
-    "Run synthesis (in a background thread by default); the result lands in `.result`."
-    def work(): self.result = synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
-    return run_in_thread(self, work, background)
 
 @patch
-def wait(self:SynthViewer, timeout:float|None=None):
+def start(self: SynthViewer, background: bool = True):
+    "Run synthesis (in a background thread by default); the result lands in `.result`."
+
+    def work():
+        self.result = synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
+
+    return run_in_thread(self, work, background)
+
+
+@patch
+def wait(self: SynthViewer, timeout: float | None = None):
     "Block until the run ends; return the SyntheticData, re-raising an error."
     return wait_for(self, timeout)
 
+
 @patch
-def widget(self:SynthViewer) -> W.Widget:
+def widget(self: SynthViewer) -> W.Widget:
     return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.grid, self.curve])])
 
+
 @patch
-def _ipython_display_(self:SynthViewer):
-    from IPython.display import display; display(self.widget())
+def _ipython_display_(self: SynthViewer):
+    from IPython.display import display
+
+    display(self.widget())
 
 # %% ../nbs/08_widgets.ipynb #7697cbc3
-def bench_synthviewer(model:nn.Module|None=None, n:int=64, batch:int=64, steps:int=100, every:int=25, repeats:int=3) -> dict:
+def bench_synthviewer(
+    model: nn.Module | None = None,
+    n: int = 64,
+    batch: int = 64,
+    steps: int = 100,
+    every: int = 25,
+    repeats: int = 3,
+) -> dict:
     "Seconds of one synthesis run without and with a `SynthViewer` (refresh every `every` steps); best of `repeats`."
     if model is None:
         from genie_nb.models import load_bundled, ResNet20
-        try: model = load_bundled('default')[0]
-        except GenieError: model = ResNet20().eval()
+
+        try:
+            model = load_bundled('default')[0]
+        except GenieError:
+            model = ResNet20().eval()
     res, cfg = {'plain': [], 'viewer': []}, lambda: SynthConfig(n=n, batch=batch, steps=steps)
     for _ in range(repeats):
         for k in res:
             w0, c0 = time.perf_counter(), time.process_time()
-            if k == 'plain': synthesize(model, cfg())
-            else: sv = SynthViewer(model, cfg(), every=every).start(background=False)
+            if k == 'plain':
+                synthesize(model, cfg())
+            else:
+                sv = SynthViewer(model, cfg(), every=every).start(background=False)
             res[k].append((time.perf_counter() - w0, time.process_time() - c0))
     (pw, pc), (vw, vc) = (min(r, key=lambda t: t[1]) for r in res.values())
-    return dict(n=n, batch=batch, steps=steps, every=every, plain_s=pw, viewer_s=vw, plain_cpu_s=pc, viewer_cpu_s=vc,
-                overhead_wall=vw / pw - 1, overhead_cpu=vc / pc - 1, refreshes=sv.refreshes, draw_s=sv.draw_seconds)
+    return dict(
+        n=n,
+        batch=batch,
+        steps=steps,
+        every=every,
+        plain_s=pw,
+        viewer_s=vw,
+        plain_cpu_s=pc,
+        viewer_cpu_s=vc,
+        overhead_wall=vw / pw - 1,
+        overhead_cpu=vc / pc - 1,
+        refreshes=sv.refreshes,
+        draw_s=sv.draw_seconds,
+    )
 
 # %% ../nbs/08_widgets.ipynb #d2db6a3e
-def bn_input_stats(model:nn.Module, images:torch.Tensor, batch:int=256) -> dict:
+def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> dict:
     "{BN layer: (mean, std)} of the BN inputs over `images` (pooled over batches), via a frozen copy."
-    t = frozen_teacher(model); acc = {}
+    t = frozen_teacher(model)
+    acc = {}
     with BNStatHooks(t) as h, torch.no_grad():
         for i in range(0, len(images), batch):
-            t(images[i:i + batch].contiguous(memory_format=torch.channels_last))
-            for n, (m, s) in h.stats.items(): acc.setdefault(n, []).append((m, s))
-    return {n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0)) for n, v in acc.items()}
+            t(images[i : i + batch].contiguous(memory_format=torch.channels_last))
+            for n, (m, s) in h.stats.items():
+                acc.setdefault(n, []).append((m, s))
+    return {
+        n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0))
+        for n, v in acc.items()
+    }
 
 # %% ../nbs/08_widgets.ipynb #09338df0
 class BNAlignment:
     "Per BN layer: stored vs measured mean/std for several data sources, a layer selector and a mismatch summary."
-    def __init__(self, model:nn.Module, sources:dict): # {name: images tensor or SyntheticData}
+
+    def __init__(self, model: nn.Module, sources: dict):  # {name: images tensor or SyntheticData}
         self.targets = bn_targets(model)
         self.stats = {k: bn_input_stats(model, getattr(v, 'images', v)) for k, v in sources.items()}
-        self.mismatch = {k: {n: (torch.nn.functional.mse_loss(st[n][0], mu) + torch.nn.functional.mse_loss(st[n][1], sd)).item()
-                             for n, (mu, sd) in self.targets.items()} for k, st in self.stats.items()}
+        self.mismatch = {
+            k: {
+                n: (
+                    torch.nn.functional.mse_loss(st[n][0], mu) + torch.nn.functional.mse_loss(st[n][1], sd)
+                ).item()
+                for n, (mu, sd) in self.targets.items()
+            }
+            for k, st in self.stats.items()
+        }
         self.layer = W.Dropdown(options=list(self.targets), description='BN layer')
         self.detail, self.summary = W.Image(format='png'), W.Image(format='png')
         self.layer.observe(lambda ch: self.draw_layer(), names='value')
-        self.draw_summary(); self.draw_layer()
+        self.draw_summary()
+        self.draw_layer()
 
 # %% ../nbs/08_widgets.ipynb #6014ab38
 @patch
-def draw_layer(self:BNAlignment):
+def draw_layer(self: BNAlignment):
     "Per-channel stored vs measured mean and std at the selected layer."
-    n = self.layer.value; mu, sd = self.targets[n]; fig = Figure(figsize=(9, 2.8))
+    n = self.layer.value
+    mu, sd = self.targets[n]
+    fig = Figure(figsize=(9, 2.8))
     for i, (what, tgt) in enumerate([('mean', mu), ('std', sd)]):
-        ax = fig.add_subplot(1, 2, i + 1); ax.plot(tgt.numpy(), 'k-', lw=2, label='stored (BN running)')
-        for k, st in self.stats.items(): ax.plot(st[n][i].numpy(), '.', ms=4, label=k)
-        ax.set_title(f'{n}: {what}', fontsize=8); ax.set_xlabel('channel', fontsize=7)
-    ax.legend(fontsize=6); self.detail.value = fig_png(fig)
+        ax = fig.add_subplot(1, 2, i + 1)
+        ax.plot(tgt.numpy(), 'k-', lw=2, label='stored (BN running)')
+        for k, st in self.stats.items():
+            ax.plot(st[n][i].numpy(), '.', ms=4, label=k)
+        ax.set_title(f'{n}: {what}', fontsize=8)
+        ax.set_xlabel('channel', fontsize=7)
+    ax.legend(fontsize=6)
+    self.detail.value = fig_png(fig)
+
 
 @patch
-def draw_summary(self:BNAlignment):
+def draw_summary(self: BNAlignment):
     "Mismatch (MSE of mean + MSE of std) per layer, one bar per source (log scale)."
-    fig = Figure(figsize=(9, 2.8)); ax = fig.add_subplot(1, 1, 1); names = list(self.targets); x = np.arange(len(names)); w = 0.8 / len(self.stats)
-    for i, (k, mm) in enumerate(self.mismatch.items()): ax.bar(x + i * w, [mm[n] for n in names], width=w, label=k)
-    ax.set_yscale('log'); ax.set_xticks(x + 0.4 - w / 2, names, rotation=90, fontsize=6); ax.set_ylabel('BN-stat mismatch'); ax.legend(fontsize=7)
+    fig = Figure(figsize=(9, 2.8))
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(self.targets)
+    x = np.arange(len(names))
+    w = 0.8 / len(self.stats)
+    for i, (k, mm) in enumerate(self.mismatch.items()):
+        ax.bar(x + i * w, [mm[n] for n in names], width=w, label=k)
+    ax.set_yscale('log')
+    ax.set_xticks(x + 0.4 - w / 2, names, rotation=90, fontsize=6)
+    ax.set_ylabel('BN-stat mismatch')
+    ax.legend(fontsize=7)
     self.summary.value = fig_png(fig)
 
-@patch
-def widget(self:BNAlignment) -> W.Widget: return W.VBox([self.summary, self.layer, self.detail])
 
 @patch
-def _ipython_display_(self:BNAlignment):
-    from IPython.display import display; display(self.widget())
+def widget(self: BNAlignment) -> W.Widget:
+    return W.VBox([self.summary, self.layer, self.detail])
+
+
+@patch
+def _ipython_display_(self: BNAlignment):
+    from IPython.display import display
+
+    display(self.widget())
 
 # %% ../nbs/08_widgets.ipynb #93ad2d14
 class ReconDashboard:
     "Live view of a running `quantize`: per-unit loss curves, β, soft-bit histogram, step-size drift; progress; stop."
-    def __init__(self, model:nn.Module, data, cfg:QuantConfig|None=None, # what `quantize` gets
-                 resume=None, # progress file for `quantize` (a stopped run continues from it)
-                 max_overhead:float=0.05): # skip a redraw while drawing has cost more than this fraction of the run
-        self.model, self.data, self.cfg, self.resume, self.max_overhead = model, data, cfg or QuantConfig(), resume, max_overhead
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data,
+        cfg: QuantConfig | None = None,  # what `quantize` gets
+        resume=None,  # progress file for `quantize` (a stopped run continues from it)
+        max_overhead: float = 0.05,
+    ):  # skip a redraw while drawing has cost more than this fraction of the run
+        self.model, self.data, self.cfg, self.resume, self.max_overhead = (
+            model,
+            data,
+            cfg or QuantConfig(),
+            resume,
+            max_overhead,
+        )
         self.units, self.done, self.result, self.error, self.stop_flag = {}, {}, None, None, False
         self.refreshes, self.draw_seconds, self.t_start, self.current = 0, 0.0, time.perf_counter(), None
         self.bar, self.status = W.IntProgress(0, 0, 1, description='units'), W.HTML('not started')
-        self.unit = W.Dropdown(options=[], description='unit'); self.follow = W.Checkbox(True, description='follow the running unit')
+        self.unit = W.Dropdown(options=[], description='unit')
+        self.follow = W.Checkbox(True, description='follow the running unit')
         self.curves, self.summary = W.Image(format='png'), W.Image(format='png')
-        self.stop_btn = W.Button(description='stop', button_style='warning'); self.stop_btn.on_click(lambda b: self.stop())
+        self.stop_btn = W.Button(description='stop', button_style='warning')
+        self.stop_btn.on_click(lambda b: self.stop())
         self.unit.observe(lambda ch: self.draw_unit(), names='value')
 
-    def stop(self): self.stop_flag = True
+    def stop(self):
+        self.stop_flag = True
 
 # %% ../nbs/08_widgets.ipynb #8f788129
 @patch
-def on_event(self:ReconDashboard, ev:dict):
+def on_event(self: ReconDashboard, ev: dict):
     "Event subscriber for `quantize`: record, update progress, redraw when affordable; 'stop' when asked."
     k = ev['kind']
     if k == 'start':
-        self.t_start = time.perf_counter(); self.bar.max = max(1, len(ev['units'])); self.bar.value = len(ev['resumed'])
-        self.unit.options = ev['units']; self.status.value = f"{ev['method']}: {len(ev['units'])} units, {len(ev['resumed'])} resumed"
+        self.t_start = time.perf_counter()
+        self.bar.max = max(1, len(ev['units']))
+        self.bar.value = len(ev['resumed'])
+        self.unit.options = ev['units']
+        self.status.value = f"{ev['method']}: {len(ev['units'])} units, {len(ev['resumed'])} resumed"
     elif k == 'unit_start':
-        self.current = ev['unit']; self.units[ev['unit']] = dict(step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None)
+        self.current = ev['unit']
+        self.units[ev['unit']] = dict(
+            step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None
+        )
         self.status.value = f"unit {ev['index'] + 1}/{ev['n_units']}: {ev['unit']} ({ev['unit_type']})"
-        if self.follow.value: self.unit.value = ev['unit']
+        if self.follow.value:
+            self.unit.value = ev['unit']
     elif k == 'step':
         self.record(ev)
-        if ev['unit'] == self.unit.value and self.due(): self.draw_unit()
+        if ev['unit'] == self.unit.value and self.due():
+            self.draw_unit()
     elif k == 'unit_done':
-        self.done[ev['unit']] = ev; self.bar.value = ev['index'] + 1; self.draw_unit(); self.draw_summary()
-    elif k == 'done': self.status.value = f"done in {ev['seconds']:.1f} s"
+        self.done[ev['unit']] = ev
+        self.bar.value = ev['index'] + 1
+        self.draw_unit()
+        self.draw_summary()
+    elif k == 'done':
+        self.status.value = f"done in {ev['seconds']:.1f} s"
     return 'stop' if self.stop_flag else None
 
-@patch
-def record(self:ReconDashboard, ev:dict):
-    "Append one 'step' event's numbers to its unit's history."
-    u = self.units.setdefault(ev['unit'], dict(step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None))
-    for key, v in (('step', ev['step']), ('rec', ev['rec_loss']), ('rnd', ev['round_loss']), ('beta', ev['beta']),
-                   ('undecided', ev.get('undecided', float('nan'))), ('drift', ev.get('step_drift', float('nan')))): u[key].append(v)
-    u['hist'], u['act'] = ev.get('hist'), ev.get('act_steps')
-    if u['act0'] is None: u['act0'] = ev.get('act_steps')
 
 @patch
-def due(self:ReconDashboard) -> bool:
+def record(self: ReconDashboard, ev: dict):
+    "Append one 'step' event's numbers to its unit's history."
+    u = self.units.setdefault(
+        ev['unit'],
+        dict(step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None),
+    )
+    for key, v in (
+        ('step', ev['step']),
+        ('rec', ev['rec_loss']),
+        ('rnd', ev['round_loss']),
+        ('beta', ev['beta']),
+        ('undecided', ev.get('undecided', float('nan'))),
+        ('drift', ev.get('step_drift', float('nan'))),
+    ):
+        u[key].append(v)
+    u['hist'], u['act'] = ev.get('hist'), ev.get('act_steps')
+    if u['act0'] is None:
+        u['act0'] = ev.get('act_steps')
+
+
+@patch
+def due(self: ReconDashboard) -> bool:
     "Is a redraw affordable (drawing under `max_overhead` of the run so far)?"
-    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (time.perf_counter() - self.t_start)
+    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (
+        time.perf_counter() - self.t_start
+    )
 
 # %% ../nbs/08_widgets.ipynb #0b109f18
 @patch
-def draw_unit(self:ReconDashboard):
+def draw_unit(self: ReconDashboard):
     "Redraw the selected unit's curves, soft-bit histogram and step sizes."
     u = self.units.get(self.unit.value)
-    if not u or not u['step']: return
-    t0 = time.perf_counter(); fig = Figure(figsize=(13, 2.6)); ax = [fig.add_subplot(1, 5, i + 1) for i in range(5)]
+    if not u or not u['step']:
+        return
+    t0 = time.perf_counter()
+    fig = Figure(figsize=(13, 2.6))
+    ax = [fig.add_subplot(1, 5, i + 1) for i in range(5)]
     fig.suptitle(f"{self.unit.value} (step {u['step'][-1]})", fontsize=9)
-    ax[0].semilogy(u['step'], u['rec'], label='reconstruction'); ax[0].semilogy(u['step'], np.maximum(u['rnd'], 1e-12), label='rounding')
-    ax[0].legend(fontsize=6); ax[0].set_title('losses', fontsize=8)
-    ax[1].plot(u['step'], u['beta']); ax[1].set_title('β (rounding temperature)', fontsize=8)
-    if u['hist']: ax[2].bar(np.arange(10) / 10 + 0.05, u['hist'], width=0.09)
+    ax[0].semilogy(u['step'], u['rec'], label='reconstruction')
+    ax[0].semilogy(u['step'], np.maximum(u['rnd'], 1e-12), label='rounding')
+    ax[0].legend(fontsize=6)
+    ax[0].set_title('losses', fontsize=8)
+    ax[1].plot(u['step'], u['beta'])
+    ax[1].set_title('β (rounding temperature)', fontsize=8)
+    if u['hist']:
+        ax[2].bar(np.arange(10) / 10 + 0.05, u['hist'], width=0.09)
     ax[2].set_title(f"soft bits: {u['undecided'][-1]:.0%} undecided", fontsize=8)
-    ax[3].plot(u['step'], u['drift']); ax[3].set_title('weight steps: mean |s/s₀−1|', fontsize=8)
+    ax[3].plot(u['step'], u['drift'])
+    ax[3].set_title('weight steps: mean |s/s₀−1|', fontsize=8)
     if u['act']:
-        x = np.arange(len(u['act'])); ax[4].bar(x - 0.2, u['act0'], 0.4, label='init'); ax[4].bar(x + 0.2, u['act'], 0.4, label='now'); ax[4].legend(fontsize=6)
+        x = np.arange(len(u['act']))
+        ax[4].bar(x - 0.2, u['act0'], 0.4, label='init')
+        ax[4].bar(x + 0.2, u['act'], 0.4, label='now')
+        ax[4].legend(fontsize=6)
     ax[4].set_title('activation steps', fontsize=8)
-    for a in ax: a.tick_params(labelsize=6)
-    for a in (ax[0], ax[1], ax[3]): a.set_xlabel('step', fontsize=7)
-    self.curves.value = fig_png(fig); self.refreshes += 1; self.draw_seconds += time.perf_counter() - t0
+    for a in ax:
+        a.tick_params(labelsize=6)
+    for a in (ax[0], ax[1], ax[3]):
+        a.set_xlabel('step', fontsize=7)
+    self.curves.value = fig_png(fig)
+    self.refreshes += 1
+    self.draw_seconds += time.perf_counter() - t0
+
 
 @patch
-def draw_summary(self:ReconDashboard):
+def draw_summary(self: ReconDashboard):
     "Per finished unit: its loss at RTN and after reconstruction."
-    t0 = time.perf_counter(); fig = Figure(figsize=(9, 2.4)); ax = fig.add_subplot(1, 1, 1)
-    names = list(self.done); x = np.arange(len(names))
-    for dx, key, label in ((-0.2, 'rtn_loss', 'RTN'), (0.2, 'loss', 'reconstructed')):  # (method 'rtn' reports no losses)
+    t0 = time.perf_counter()
+    fig = Figure(figsize=(9, 2.4))
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(self.done)
+    x = np.arange(len(names))
+    for dx, key, label in (
+        (-0.2, 'rtn_loss', 'RTN'),
+        (0.2, 'loss', 'reconstructed'),
+    ):  # (method 'rtn' reports no losses)
         ax.bar(x + dx, [self.done[n].get(key, np.nan) for n in names], 0.4, label=label)
-    ax.set_yscale('log'); ax.set_xticks(x, names, rotation=45, fontsize=6); ax.set_ylabel('unit loss', fontsize=7); ax.legend(fontsize=6)
-    self.summary.value = fig_png(fig); self.draw_seconds += time.perf_counter() - t0
+    ax.set_yscale('log')
+    ax.set_xticks(x, names, rotation=45, fontsize=6)
+    ax.set_ylabel('unit loss', fontsize=7)
+    ax.legend(fontsize=6)
+    self.summary.value = fig_png(fig)
+    self.draw_seconds += time.perf_counter() - t0
 
 # %% ../nbs/08_widgets.ipynb #50827d79
 @patch
-def start(self:ReconDashboard, background:bool=True):
+def start(self: ReconDashboard, background: bool = True):
     "Run `quantize` (in a background thread by default); the QModel lands in `.result`."
+
     def work():
-        try: self.result = quantize(self.model, self.data, self.cfg, on_event=self.on_event, resume=self.resume)
-        except StopRequested as e: self.status.value = f"stopped ({e})" + (f"; finished units are kept in {self.resume}" if self.resume else '')
+        try:
+            self.result = quantize(
+                self.model, self.data, self.cfg, on_event=self.on_event, resume=self.resume
+            )
+        except StopRequested as e:
+            self.status.value = f"stopped ({e})" + (
+                f"; finished units are kept in {self.resume}" if self.resume else ''
+            )
+
     return run_in_thread(self, work, background)
 
+
 @patch
-def wait(self:ReconDashboard, timeout:float|None=None):
+def wait(self: ReconDashboard, timeout: float | None = None):
     "Block until the run ends; return the QModel (None if stopped), re-raising an error."
     return wait_for(self, timeout)
 
-@patch
-def widget(self:ReconDashboard) -> W.Widget:
-    return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.unit, self.follow]), self.curves, self.summary])
 
 @patch
-def _ipython_display_(self:ReconDashboard):
-    from IPython.display import display; display(self.widget())
+def widget(self: ReconDashboard) -> W.Widget:
+    return W.VBox(
+        [
+            W.HBox([self.bar, self.stop_btn, self.status]),
+            W.HBox([self.unit, self.follow]),
+            self.curves,
+            self.summary,
+        ]
+    )
+
+
+@patch
+def _ipython_display_(self: ReconDashboard):
+    from IPython.display import display
+
+    display(self.widget())
