@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
-import os, random, hashlib, tempfile, json, time
+import os, random, hashlib, tempfile, json, time, fcntl
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['GenieError', 'seed_everything', 'pick_device', 'set_threads', 'atomic_write', 'atomic_save', 'atomic_write_text',
-           'sha256_file', 'sha256_tensors', 'model_fingerprint', 'emit', 'StopRequested', 'Timer']
+__all__ = ['GenieError', 'seed_everything', 'pick_device', 'env_threads', 'set_threads', 'atomic_write', 'atomic_save',
+           'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint', 'content_digest', 'save_checked',
+           'verify_checked', 'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
@@ -31,46 +32,87 @@ def seed_everything(
 def pick_device(
     device: str = 'auto',  # 'cpu', 'cuda', 'cuda:N' or 'auto'
 ) -> torch.device:
-    "Resolve a device name; 'auto' takes CUDA when present. Asking for CUDA without it is bad input."
+    "Resolve a device name; 'auto' takes CUDA when present. A name torch does not know, or CUDA without it, is bad input."
     if device in (None, 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if str(device).startswith('cuda') and not torch.cuda.is_available():
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise GenieError(f"device {device!r} is not a device name; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
         raise GenieError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return torch.device(device)
+    return dev
 
 # %% ../nbs/00_core.ipynb #b2bac147
+def env_threads() -> int | None:
+    "The thread count `GENIE_NB_THREADS` asks for (None when unset); anything but a positive integer is bad input."
+    v = os.environ.get('GENIE_NB_THREADS', '').strip()
+    if not v:
+        return None
+    if not v.isdigit() or int(v) < 1:
+        raise GenieError(f"GENIE_NB_THREADS must be a positive integer, got {v!r}; unset it or set e.g. GENIE_NB_THREADS=1")
+    return int(v)
+
+
 def set_threads(
     n: int | None = None,  # torch intra-op threads; None leaves torch's choice (or GENIE_NB_THREADS)
 ):
     "Set torch's CPU thread count (parallel test workers must not oversubscribe the cores)."
-    n = n or int(os.environ.get('GENIE_NB_THREADS', 0) or 0)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise GenieError(f"threads must be a positive integer, got {n!r}")
+    n = n or env_threads()
     if n:
-        torch.set_num_threads(int(n))
+        torch.set_num_threads(n)
     return torch.get_num_threads()
 
-
-if os.environ.get('GENIE_NB_THREADS'):
-    set_threads()  # parallel test workers set this so they share the cores
+# %% ../nbs/00_core.ipynb #5c7e02aa
+try:
+    set_threads()  # parallel test workers set GENIE_NB_THREADS so they share the cores
+except GenieError:
+    pass  # a bad value is reported by the command that uses it, never by `import genie_nb`
 
 # %% ../nbs/00_core.ipynb #9aa86ada
+def _fsync_path(path, flags=os.O_RDONLY):
+    "Flush a file's or a folder's contents and entries to disk, where the platform allows it."
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _new_temp(path: Path) -> Path:
+    "An empty, new temporary file beside `path` (mode 0o666 less the umask, like any new file)."
+    while True:
+        tmp = path.parent / f'.{path.name}.{os.urandom(4).hex()}.tmp'
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+# %% ../nbs/00_core.ipynb #7e40b2d6
 def atomic_write(
     path,  # destination file
     write: Callable[[str], Any],  # called with a temporary path in the same folder
 ):
-    "Write a file through `write(tmp)` and rename it into place only when that succeeded."
+    "Write a file through `write(tmp)`, flush it, and rename it into place only when that succeeded."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
+    tmp = _new_temp(path)
     try:
-        write(tmp)
-        um = os.umask(0)
-        os.umask(um)
-        os.chmod(tmp, 0o666 & ~um)
+        write(str(tmp))
+        _fsync_path(tmp)
         os.replace(tmp, path)
+        _fsync_path(path.parent)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 # %% ../nbs/00_core.ipynb #295ffa05
@@ -104,6 +146,102 @@ def sha256_tensors(tensors) -> str:
 def model_fingerprint(model: torch.nn.Module) -> str:
     "Short hash of a model's parameters and buffers: ties artifacts (synthetic data, quantized models) to their model."
     return sha256_tensors(v.float() for v in model.state_dict().values() if torch.is_tensor(v))[:16]
+
+# %% ../nbs/00_core.ipynb #0f3b61a4
+def _digest_into(h, obj):
+    "Feed `obj` (tensors, dicts, lists, plain values) into hash `h` in a canonical order."
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous()
+        h.update(f'T{t.dtype}{tuple(t.shape)}'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f'D{len(obj)}'.encode())
+        for k in sorted(obj, key=str):
+            h.update(repr(k).encode())
+            _digest_into(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f'L{len(obj)}'.encode())
+        for v in obj:
+            _digest_into(h, v)
+    else:
+        h.update(repr(obj).encode())
+
+
+def content_digest(obj) -> str:
+    "Hex sha256 of a nested object of tensors and plain values."
+    h = hashlib.sha256()
+    _digest_into(h, obj)
+    return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #4a6c8e15
+def save_checked(obj: dict, path) -> Path:
+    "`atomic_save` a dict with a `sha256` entry over the rest of it."
+    return atomic_save({**obj, 'sha256': content_digest(obj)}, path)
+
+
+def verify_checked(d: dict, path, what: str = 'file') -> dict:
+    "Check the `sha256` entry of a loaded dict (files written before checksums have none and pass)."
+    want = d.get('sha256')
+    if want is None:
+        return d
+    body = {k: v for k, v in d.items() if k != 'sha256'}
+    if content_digest(body) != want:
+        raise GenieError(f"{path} looks damaged: its contents do not match the checksum stored in this {what}; "
+                         "re-create it (genie_nb does not run on a damaged file)")
+    return body
+
+# %% ../nbs/00_core.ipynb #5f8e2a13
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_output(
+    path,  # the output file a command will write
+    inputs=(),  # the files the command reads: the output must be none of them
+    flag: str = '--out',  # the option's name, for the message
+) -> Path:
+    "Refuse, before any work, an output path that would overwrite an input or cannot be written."
+    p = Path(path)
+    for i in inputs:
+        if i is not None and _same_file(p, Path(i)):
+            raise GenieError(f"{flag} {p} is also an input of this command ({i}); writing it would destroy that "
+                             f"file: choose another {flag}")
+    if p.is_dir():
+        raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
+    parent = next(q for q in [p.parent.absolute(), *p.parent.absolute().parents] if q.exists())
+    if not parent.is_dir():
+        raise GenieError(f"{flag} {p}: {parent} is a file, not a folder; choose another {flag}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GenieError(f"{flag} {p}: folder {parent} is not writable; choose another {flag}")
+    return p
+
+# %% ../nbs/00_core.ipynb #3e9a0b57
+class OutputLock:
+    "Exclusive lock on an output path while a command writes it; a second writer gets a `GenieError` at once."
+
+    def __init__(self, path):
+        path = Path(path)
+        self.path, self.lock = path, path.parent / f'.{path.name}.lock'
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.lock, os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise GenieError(f"{self.path} is in use by another genie-nb process (lock {self.lock}); wait for it "
+                             "to finish or choose another output") from None
+        if not self.lock.exists() or os.stat(self.lock).st_ino != os.fstat(self.fd).st_ino:
+            os.close(self.fd)  # the holder removed the lock file between our open and our lock: take a fresh one
+            return self.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.unlink(missing_ok=True)
+        os.close(self.fd)
 
 # %% ../nbs/00_core.ipynb #feec5cb6
 def emit(

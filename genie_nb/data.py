@@ -49,7 +49,8 @@ def _find_idx(folder: Path, name: str) -> Path:
         if cand.exists():
             return cand
     raise GenieError(
-        f"Fashion-MNIST file {name}[.gz] not found in {folder} (looked for {', '.join(sum(FMNIST_FILES.values(), ()))}); {INSTALL_HINT}"
+        f"Fashion-MNIST file {name}[.gz] not found in {folder} "
+        f"(looked for {', '.join(sum(FMNIST_FILES.values(), ()))}); {INSTALL_HINT}"
     )
 
 
@@ -86,6 +87,9 @@ def load_fmnist(
     imgs, labs = read_idx(img_f), read_idx(lab_f)
     if len(imgs) != len(labs):
         raise GenieError(f"{img_f} and {lab_f} disagree in length; {INSTALL_HINT}")
+    if labs.ndim != 1 or imgs.shape[1:] != (28, 28) or (len(labs) and labs.max() >= len(FMNIST_CLASSES)):
+        raise GenieError(f"{lab_f} holds labels outside 0..{len(FMNIST_CLASSES) - 1} or {img_f} images that are not "
+                         f"28×28 (shape {imgs.shape}); these are not Fashion-MNIST files. {INSTALL_HINT}")
     return normalize_fmnist(imgs), torch.from_numpy(labs.astype(np.int64))
 
 # %% ../nbs/02_data.ipynb #4de95c37

@@ -15,8 +15,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['MBV2_SMALL_SETTING', 'ASSETS', 'BUNDLED', 'ARCHS', 'TORCHVISION_ARCHS', 'IMAGENET_NORM', 'ResNet20',
-           'MobileNetV2Small', 'build_bundled', 'read_manifest', 'save_checkpoint', 'load_checkpoint', 'load_bundled',
-           'bn_layers', 'load_torchvision']
+           'MobileNetV2Small', 'build_bundled', 'read_manifest', 'save_checkpoint', 'check_finite_weights',
+           'load_checkpoint', 'load_bundled', 'bn_layers', 'load_torchvision']
 
 # %% ../nbs/01_models.ipynb #67cc7314
 def _projection(inp, out, stride):
@@ -141,11 +141,40 @@ def _read_checkpoint(path):
             f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: {type(e).__name__}); "
             "re-create it or reinstall genie_nb"
         ) from None
+    if isinstance(ck, dict) and str(ck.get('format', '')).startswith('genie_nb.q'):
+        raise GenieError(f"{path} is a quantized model (written by genie-nb quantize), not an FP32 checkpoint; pass it "
+                         "as --quant FILE together with the --model it was made from")
     if not (isinstance(ck, dict) and 'state_dict' in ck and 'meta' in ck and 'arch' in ck['meta']):
         raise GenieError(
             f"{path} is a torch file but not a genie_nb checkpoint (no 'state_dict'/'meta' with 'arch')"
         )
     return ck
+
+# %% ../nbs/01_models.ipynb #2c5e8d91
+def check_finite_weights(sd: dict, path) -> dict:
+    "Refuse a state_dict with NaN or infinite floating-point values: the file looks damaged."
+    for k, v in sd.items():
+        if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all():
+            bad = int((~torch.isfinite(v)).sum())
+            raise GenieError(f"{path} looks damaged: {bad} NaN/Inf values in {k!r}; re-create or re-download "
+                             "the checkpoint")
+    return sd
+
+
+def _check_keys(model, sd, path):
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    extra = [k for k in sd if k not in own]
+    shape = [
+        f"{k} {tuple(sd[k].shape)}≠{tuple(own[k].shape)}"
+        for k in own
+        if k in sd and sd[k].shape != own[k].shape
+    ]
+    if missing or extra or shape:
+        raise GenieError(
+            f"{path} does not fit this architecture: missing {missing[:4]}, unexpected {extra[:4]}, "
+            f"wrong shape {shape[:4]}"
+        )
 
 # %% ../nbs/01_models.ipynb #1d486f7a
 def _check_hash(path, manifest):
@@ -165,10 +194,9 @@ def load_checkpoint(path, check_hash: bool = True):
     if meta['arch'] not in ARCHS:
         raise GenieError(f"{path}: unknown architecture {meta['arch']!r}; known: {sorted(ARCHS)}")
     model = ARCHS[meta['arch']]()
-    try:
-        model.load_state_dict(ck['state_dict'])
-    except RuntimeError as e:
-        raise GenieError(f"{path}: weights do not fit {meta['arch']}: {str(e).splitlines()[0]}") from None
+    check_finite_weights(ck['state_dict'], path)
+    _check_keys(model, ck['state_dict'], path)
+    model.load_state_dict(ck['state_dict'])
     return model.eval(), meta
 
 # %% ../nbs/01_models.ipynb #3b56e566
@@ -230,21 +258,6 @@ def _load_weights_file(path):
             f"{path} is not a readable weights file ({type(e).__name__}); save it with torch.save(model.state_dict(), path)"
         ) from None
 
-
-def _check_keys(model, sd, path):
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    extra = [k for k in sd if k not in own]
-    shape = [
-        f"{k} {tuple(sd[k].shape)}≠{tuple(own[k].shape)}"
-        for k in own
-        if k in sd and sd[k].shape != own[k].shape
-    ]
-    if missing or extra or shape:
-        raise GenieError(
-            f"{path} does not fit this architecture: missing {missing[:4]}, unexpected {extra[:4]}, wrong shape {shape[:4]}"
-        )
-
 # %% ../nbs/01_models.ipynb #0aad81c7
 def _with_versions(sd: dict, model: nn.Module) -> dict:
     "`sd` as an OrderedDict carrying `model`'s module versions (`_metadata`), as `load_state_dict` expects."
@@ -266,6 +279,7 @@ def load_torchvision(
     nc = num_classes or (sd[[k for k in sd if k.endswith('weight')][-1]].shape[0] if sd else 1000)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=nc)
     if sd is not None:
+        check_finite_weights(sd, weights)
         _check_keys(model, sd, weights)
         model.load_state_dict(_with_versions(sd, model))
     return model.eval(), dict(
