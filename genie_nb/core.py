@@ -4,20 +4,48 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
-import os, random, hashlib, tempfile, json, time, fcntl
+import os, random, hashlib, tempfile, json, time, fcntl, math
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['GenieError', 'seed_everything', 'pick_device', 'env_threads', 'set_threads', 'atomic_write', 'atomic_save',
-           'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint', 'content_digest', 'save_checked',
-           'verify_checked', 'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
+__all__ = ['SEED_MAX', 'GenieError', 'check_number', 'check_seed', 'seed_everything', 'pick_device', 'env_threads', 'set_threads',
+           'atomic_write', 'atomic_save', 'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint',
+           'content_digest', 'save_checked', 'verify_checked', 'check_output', 'OutputLock', 'emit', 'StopRequested',
+           'Timer']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
     "Bad input: the message says what was wrong and what to do."
+
+# %% ../nbs/00_core.ipynb #7b1e3d55
+def check_number(
+    value,  # the value to check
+    name: str,  # its name in the message (a config field or a CLI flag)
+    integer: bool = False,  # must be an int
+    minimum: float = 0,  # smallest allowed value
+    strict: bool = True,  # exclude `minimum` itself
+):
+    "`value` if it is a finite number above `minimum` (at least, when not strict); else a GenieError naming it."
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    bound_ok = ok_type and math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if isinstance(value, bool) or not bound_ok:
+        kind = 'an integer' if integer else 'a finite number'
+        raise GenieError(f"{name} must be {kind} {'>' if strict else '≥'} {minimum:g}, got {value!r}")
+    return value
+
+
+SEED_MAX = 2**63 - 2
+
+
+def check_seed(seed) -> int:
+    "A seed genie_nb can derive per-batch seeds from: an integer in 0..2^63-2."
+    check_number(seed, 'seed', integer=True, minimum=0, strict=False)
+    if seed > SEED_MAX:
+        raise GenieError(f"seed must be at most {SEED_MAX}, got {seed}")
+    return seed
 
 # %% ../nbs/00_core.ipynb #37696ca3
 def seed_everything(

@@ -16,7 +16,7 @@ from .qmodel import *
 # %% auto #0
 __all__ = ['METHODS', 'ROUND_WEIGHT', 'CPU_ITERS', 'PRESETS', 'UNIT_TYPES', 'PROGRESS_FORMAT', 'QuantConfig', 'find_units',
            'unit_qlayers', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit',
-           'calib_images', 'check_calibration', 'quantize', 'bench_recon', 'register_unit']
+           'calib_images', 'check_calibration', 'data_fingerprint', 'quantize', 'bench_recon', 'register_unit']
 
 # %% ../nbs/06_recon.ipynb #4f2fe0c9
 METHODS = ('rtn', 'adaround', 'qdrop', 'genie')
@@ -63,8 +63,12 @@ class QuantConfig:
             raise GenieError(f"drop_prob must be in [0, 1), not {self.drop_prob}")
         if not 0 <= self.warmup < 1:
             raise GenieError(f"warmup must be in [0, 1), not {self.warmup}")
+        for k in ('lr_w', 'lr_a', 'lr_v'):
+            check_number(getattr(self, k), k, strict=False)
+        check_seed(self.seed)
         if self.round_weight is None:
             self.round_weight = ROUND_WEIGHT[self.method]
+        check_number(self.round_weight, 'round_weight', strict=False)
         if self.policy is None:
             self.policy = BitPolicy(self.w_bits, self.a_bits)
         elif isinstance(self.policy, dict):
@@ -311,8 +315,13 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
         )
     if len(images) < cfg.recon_batch:
         raise GenieError(
-            f"{len(images)} calibration images are fewer than recon_batch={cfg.recon_batch}; pass more images or lower recon_batch"
+            f"{len(images)} calibration images are fewer than one reconstruction batch ({cfg.recon_batch}); "
+            f"pass at least {cfg.recon_batch} images (CLI: --n) or a smaller QuantConfig.recon_batch"
         )
+    if not torch.isfinite(images).all():
+        bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+        raise GenieError(f"{bad} of {len(images)} calibration images hold NaN or Inf values; quantizing on them "
+                         "would give a meaningless model: re-create the data")
     first = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if isinstance(first, nn.Conv2d) and images.shape[1] != first.in_channels:
         raise GenieError(
@@ -330,9 +339,15 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
 PROGRESS_FORMAT = 'genie_nb.recon_progress'
 
 
-def _run_key(cfg: QuantConfig, model) -> dict:
+def data_fingerprint(images: torch.Tensor) -> str:
+    "Short hash of the calibration images: a resumed run must use the very same set."
+    return sha256_tensors([images])[:16]
+
+
+def _run_key(cfg: QuantConfig, model, images) -> dict:
     return dict(
         fp_fingerprint=model_fingerprint(model),
+        data_fingerprint=data_fingerprint(images),
         method=cfg.method,
         w_bits=cfg.w_bits,
         a_bits=cfg.a_bits,
@@ -352,16 +367,19 @@ def _load_progress(path, qm: QModel, key: dict) -> list[str]:
         ) from None
     if not (isinstance(ck, dict) and ck.get('format') == PROGRESS_FORMAT):
         raise GenieError(f"{path} is not a reconstruction progress file; delete it or pick another path")
+    ck = verify_checked(ck, path, 'progress file')
     if ck['key'] != key:
+        diff = sorted(k for k in key if ck['key'].get(k) != key[k])
         raise GenieError(
-            f"resume file {path} belongs to a different run (model, method, bits, budget or seed differ); delete it to start over"
+            f"resume file {path} belongs to a different run ({', '.join(diff)} differ); "
+            "delete it to start over, or rerun with the settings and data it was made with"
         )
     load_state_exact(qm, ck['state_dict'])
     return list(ck['done'])
 
 
 def _save_progress(path, qm: QModel, key: dict, done: list[str]):
-    atomic_save(
+    save_checked(
         dict(
             format=PROGRESS_FORMAT,
             key=key,
@@ -402,7 +420,7 @@ def quantize(
     if cfg.fold_bn:
         fold_batchnorm(teacher)
     teacher.to(device)
-    units, key = find_units(qm), _run_key(cfg, model)
+    units, key = find_units(qm), _run_key(cfg, model, images)
     done = _load_progress(resume, qm, key) if resume and Path(resume).exists() else []
     emit(on_event, 'start', units=[n for n, _ in units], method=cfg.method, resumed=list(done))
     stats = {}
@@ -468,7 +486,7 @@ def quantize(
         seed=cfg.seed,
         n_calib=len(images),
         data_source=source,
-        data_fingerprint=str(dmeta.get('fingerprint', '')),
+        data_fingerprint=key['data_fingerprint'],
         device=str(device),
         seconds=time.perf_counter() - t0,
         n_units=len(units),

@@ -172,9 +172,10 @@ def check(self: SynthConfig):
     if self.method not in METHODS:
         raise GenieError(f"unknown synthesis method {self.method!r}; choose one of {', '.join(METHODS)}")
     for k in ('n', 'batch', 'steps', 'latent_dim', 'gen_width'):
-        v = getattr(self, k)
-        if not isinstance(v, int) or v <= 0:
-            raise GenieError(f"{k} must be a positive integer, got {v!r}")
+        check_number(getattr(self, k), k, integer=True)
+    for k in ('lr_latent', 'lr_generator', 'lr_pixels'):
+        check_number(getattr(self, k), k)
+    check_seed(self.seed)
     if self.gen_width < 2:
         raise GenieError(f"gen_width must be at least 2, got {self.gen_width}")
     if self.image_every < 0:
@@ -247,8 +248,8 @@ class SyntheticData:
 # %% ../nbs/03_synth.ipynb #1dfeff88
 @patch
 def save(self: SyntheticData, path) -> Path:
-    "Save atomically (temporary file + rename); plain types only."
-    return atomic_save(
+    "Save atomically (temporary file + rename) with a checksum of the contents; plain types only."
+    return save_checked(
         {
             'format': SYNTH_FORMAT,
             'version': 1,
@@ -280,7 +281,7 @@ def _read_synth(path) -> dict:
         raise GenieError(
             f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with images and meta)"
         )
-    return d
+    return verify_checked(d, path, 'synthetic-data file')
 
 
 @patch(cls_method=True)
@@ -298,7 +299,8 @@ def load(
         if want != got:
             raise GenieError(
                 f"{path} was synthesized for model {got}, not this model ({want}); "
-                "synthesize data for this model, or pass allow_foreign=True to use it anyway"
+                "synthesize data for this model (genie-nb synth --model ...); in Python, "
+                "SyntheticData.load(..., allow_foreign=True) uses it anyway"
             )
     return data
 

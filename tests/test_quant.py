@@ -75,7 +75,7 @@ def test_wrong_image_shape():
 
 
 def test_too_few_images():
-    with pytest.raises(GenieError, match='fewer than recon_batch'):
+    with pytest.raises(GenieError, match='fewer than one reconstruction batch'):
         quantize(_model(), _images(n=16), QuantConfig(iters=1))
 
 
