@@ -19,10 +19,11 @@ from .qmodel import save_quantized, load_quantized
 from .recon import QuantConfig, quantize
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'GRIDS', 'calibration_data', 'row_key', 'policy_str',
-           'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'grid_csv', 'read_results',
-           'append_result', 'run_grid', 'row_claim', 'results_markdown', 'run_demo', 'plot_accuracy_vs_bits',
-           'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'synth_quality']
+__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'GRIDS', 'OUTPUTS_MANIFEST', 'calibration_data', 'row_key',
+           'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'grid_csv',
+           'read_results', 'append_result', 'run_grid', 'row_claim', 'results_markdown', 'claim_output_dir',
+           'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images', 'images_csvs',
+           'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 def calibration_data(
@@ -331,9 +332,52 @@ def results_markdown(csv_path='bench/results.csv') -> str:
         out.append('')
     return '\n'.join(out)
 
+# %% ../nbs/10_bench.ipynb #4d2b6e13
+OUTPUTS_MANIFEST = '.genie_nb_outputs.json'
+
+
+def _manifest_files(out: Path) -> list[str]:
+    try:
+        d = json.loads((out / OUTPUTS_MANIFEST).read_text())
+        return [str(f) for f in d['files']]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GenieError(f"{out / OUTPUTS_MANIFEST} is unreadable; genie_nb cannot tell its files from yours "
+                         "in that folder: choose another --out") from None
+
+
+def _write_manifest(out: Path, files: list[str]):
+    text = json.dumps({'written_by': 'genie_nb', 'files': sorted(set(files))}, indent=1)
+    atomic_write_text(text + '\n', out / OUTPUTS_MANIFEST)
+
+# %% ../nbs/10_bench.ipynb #6b1f3e82
+def claim_output_dir(out, fresh: bool = False) -> Path:
+    "Make `out` a genie_nb output folder (refusing a non-empty foreign one); `fresh` removes only genie_nb's files."
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GenieError(f"--out {out} is a file; the demo writes a folder of artifacts: choose a folder name")
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / OUTPUTS_MANIFEST).exists():
+        if any(out.iterdir()):
+            raise GenieError(f"--out {out} is not empty and is not a genie_nb output folder (no {OUTPUTS_MANIFEST}); "
+                             "choose a new or empty folder")
+        _write_manifest(out, [])
+    if fresh:
+        for name in _manifest_files(out):
+            (out / name).unlink(missing_ok=True)
+        _write_manifest(out, [])
+    return out
+
+
+def record_output(out: Path, name: str) -> Path:
+    "Add `name` to the folder's manifest (before writing it) and return its path."
+    _write_manifest(out, _manifest_files(out) + [name])
+    return out / name
+
 # %% ../nbs/10_bench.ipynb #9c5521d0
 def _quant_stage(model, data, cfg, path, progress):
     "Quantize, or load the artifact a previous run left."
+    record_output(path.parent, path.name + '.progress')
+    record_output(path.parent, path.name)
     if Path(path).exists():
         return load_quantized(path, model), 0.0
     with Timer() as t:
@@ -359,71 +403,69 @@ def run_demo(
     log=print,
 ) -> dict:
     "FP32 vs RTN vs Genie zero-shot vs Genie-M on real images, at W{w}A{a}, on the bundled model; artifacts in `out_dir`."
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if fresh:
-        for f in out.iterdir():
-            f.unlink()
-    model, meta = load_bundled(model_name)
-    test = TensorBatches(*load_fmnist('test'), batch_size=500)
-    rows = []
+    with OutputLock(out_dir):
+        out = claim_output_dir(out_dir, fresh)
+        model, meta = load_bundled(model_name)
+        test = TensorBatches(*load_fmnist('test'), batch_size=500)
+        rows = []
 
-    def row(name, qm, data_s, quant_s):
-        with Timer() as te:
-            r = evaluate(qm, test)
-        rows.append(
-            dict(
-                model=name,
-                top1=round(r['top1'], 2),
-                data_seconds=round(data_s, 1),
-                quant_seconds=round(quant_s, 1),
-                eval_seconds=round(te.s, 1),
+        def row(name, qm, data_s, quant_s):
+            with Timer() as te:
+                r = evaluate(qm, test)
+            rows.append(
+                dict(
+                    model=name,
+                    top1=round(r['top1'], 2),
+                    data_seconds=round(data_s, 1),
+                    quant_seconds=round(quant_s, 1),
+                    eval_seconds=round(te.s, 1),
+                )
             )
-        )
-        log(f"{name:<34} {rows[-1]['top1']:6.2f} %")
+            log(f"{name:<34} {rows[-1]['top1']:6.2f} %")
 
-    row('FP32', model, 0, 0)
-    scfg = SynthConfig.preset(
-        preset, method='genie', seed=seed, **{k: v for k, v in dict(n=n, steps=steps).items() if v}
-    )
-    syn = synthesize(
-        model,
-        scfg,
-        on_event=tqdm_subscriber(desc='Genie-D synthesis') if progress else None,
-        out=out / 'synth_genie.pt',
-    )
-    if not syn.complete:
-        raise StopRequested('synthesis interrupted; re-run to resume')
-    qcfg = lambda method: QuantConfig.preset(
-        preset,
-        w_bits=w_bits,
-        a_bits=a_bits,
-        method=method,
-        seed=seed,
-        device='cpu',
-        **({'iters': iters} if iters is not None else {}),
-    )
-    bits = f'W{w_bits}A{a_bits}'
-    qm, s = _quant_stage(model, syn, qcfg('rtn'), out / f'rtn_{bits}.qpt', progress)
-    row(f'RTN {bits} (synthetic ranges)', qm, syn.meta['seconds'], s)
-    qm, s = _quant_stage(model, syn, qcfg('genie'), out / f'genie_zeroshot_{bits}.qpt', progress)
-    row(f'Genie zero-shot {bits}', qm, syn.meta['seconds'], s)
-    real = synthesize(model, SynthConfig(n=n_real, method='real', seed=seed), out=out / 'real_calib.pt')
-    qm, s = _quant_stage(model, real, qcfg('genie'), out / f'genie_real{n_real}_{bits}.qpt', progress)
-    row(f'Genie-M, {n_real} real images {bits}', qm, 0, s)
-    res = dict(
-        rows=rows,
-        model=model_name,
-        bits=bits,
-        n_synthetic=len(syn),
-        synth_steps=scfg.steps,
-        iters=qcfg('genie').iters,
-        preset=preset,
-        seed=seed,
-        out_dir=str(out),
-    )
-    atomic_write_text(json.dumps(res, indent=1), out / 'demo.json')
-    return res
+        row('FP32', model, 0, 0)
+        scfg = SynthConfig.preset(
+            preset, method='genie', seed=seed, **{k: v for k, v in dict(n=n, steps=steps).items() if v}
+        )
+        syn = synthesize(
+            model,
+            scfg,
+            on_event=tqdm_subscriber(desc='Genie-D synthesis') if progress else None,
+            out=record_output(out, 'synth_genie.pt'),
+        )
+        if not syn.complete:
+            raise StopRequested('synthesis interrupted; re-run to resume')
+        qcfg = lambda method: QuantConfig.preset(
+            preset,
+            w_bits=w_bits,
+            a_bits=a_bits,
+            method=method,
+            seed=seed,
+            device='cpu',
+            **({'iters': iters} if iters is not None else {}),
+        )
+        bits = f'W{w_bits}A{a_bits}'
+        qm, s = _quant_stage(model, syn, qcfg('rtn'), out / f'rtn_{bits}.qpt', progress)
+        row(f'RTN {bits} (synthetic ranges)', qm, syn.meta['seconds'], s)
+        qm, s = _quant_stage(model, syn, qcfg('genie'), out / f'genie_zeroshot_{bits}.qpt', progress)
+        row(f'Genie zero-shot {bits}', qm, syn.meta['seconds'], s)
+        real_cfg = SynthConfig(n=n_real, method='real', seed=seed)
+        real = synthesize(model, real_cfg, out=record_output(out, 'real_calib.pt'))
+        qm, s = _quant_stage(model, real, qcfg('genie'), out / f'genie_real{n_real}_{bits}.qpt', progress)
+        row(f'Genie-M, {n_real} real images {bits}', qm, 0, s)
+        res = dict(
+            rows=rows,
+            model=model_name,
+            bits=bits,
+            n_synthetic=len(syn),
+            synth_steps=scfg.steps,
+            iters=qcfg('genie').iters,
+            preset=preset,
+            seed=seed,
+            out_dir=str(out),
+        )
+        atomic_write_text(json.dumps(res, indent=1), record_output(out, 'demo.json'))
+        return res
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
 def _top1s(rows, **match) -> list[float]:

@@ -12,7 +12,7 @@ from .models import *
 from .data import *
 from .evaluate import evaluate
 from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
-from .qmodel import save_quantized, load_quantized, quant_report
+from .qmodel import save_quantized, load_quantized, quant_report, check_bits
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
 from genie_nb.bench import (
@@ -28,9 +28,10 @@ from genie_nb.bench import (
 )
 
 # %% auto #0
-__all__ = ['PARSERS', 'resolve_model', 'add_common', 'input_shape', 'transform_desc', 'val_loader', 'real_calibration',
-           'eval_data', 'cmd_eval', 'synth_config', 'cmd_synth', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
-           'bench_widgets', 'build_parser', 'main', 'cli']
+__all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add_common', 'input_shape', 'check_options',
+           'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval', 'synth_config',
+           'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
+           'bench_widgets', 'OneLineParser', 'build_parser', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(
@@ -40,6 +41,9 @@ def resolve_model(
     "Load the model a CLI `--model` names → (model in eval mode, meta)."
     if spec in BUNDLED:
         return load_bundled(spec)
+    if Path(spec).suffix == '.qpt':
+        raise GenieError(f"--model {spec} is a quantized model (from genie-nb quantize); pass it as --quant {spec} "
+                         "together with the --model it was made from")
     if spec in TORCHVISION_ARCHS:
         if not weights:
             print(f"genie-nb: warning: --model {spec} without --weights uses random weights", file=sys.stderr)
@@ -47,7 +51,8 @@ def resolve_model(
     if Path(spec).suffix in ('.pt', '.pth') or Path(spec).exists():
         return load_checkpoint(spec)
     raise GenieError(
-        f"--model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}), a torchvision architecture ({', '.join(TORCHVISION_ARCHS)}) nor an existing checkpoint file"
+        f"--model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}), a torchvision architecture "
+        f"({', '.join(TORCHVISION_ARCHS)}) nor an existing checkpoint file"
     )
 
 # %% ../nbs/09_cli.ipynb #8d6acc99
@@ -82,6 +87,36 @@ def input_shape(a, meta: dict) -> tuple:
             f"--input-shape must be three positive integers C,H,W (e.g. 3,224,224), got {a.input_shape!r}"
         )
     return s
+
+# %% ../nbs/09_cli.ipynb #3f6b2d18
+POSITIVE_INTS = ('threads', 'n', 'batch', 'steps', 'limit', 'eval_batch')  # must be ≥ 1 when given
+NONNEGATIVE_INTS = ('iters', 'workers')  # may be 0
+
+
+def _flag(k: str) -> str:
+    return '--' + k.replace('_', '-')
+
+
+def check_options(a):
+    "GenieError for the first option value that cannot work: counts, seed, bit widths, devices."
+    for k in POSITIVE_INTS + NONNEGATIVE_INTS:
+        v = getattr(a, k, None)
+        if v is not None:
+            check_number(v, _flag(k), integer=True, strict=k in POSITIVE_INTS)
+    check_seed(a.seed)
+    for k in ('w_bits', 'a_bits'):
+        if getattr(a, k, None) is not None:
+            check_bits(getattr(a, k), _flag(k), allow_none=False)
+    pick_device(a.device)
+    if getattr(a, 'cache_device', None):
+        pick_device(a.cache_device)
+    return a
+
+# %% ../nbs/09_cli.ipynb #1d3a7c64
+def input_paths(a) -> list[Path]:
+    "The files and folders this command reads (its outputs must be none of them)."
+    names = ('model', 'weights', 'data', 'quant', 'train_dir', 'val_dir')
+    return [Path(v) for v in (getattr(a, k, None) for k in names) if v and Path(v).exists()]
 
 # %% ../nbs/09_cli.ipynb #d40eceec
 def transform_desc(size: int) -> str:
@@ -205,31 +240,45 @@ def synth_config(a, **extra) -> SynthConfig:
 
 def _check_real(a, meta, method):
     if a.train_dir and method != 'real':
-        raise GenieError(
-            f"--train-dir is for real calibration images; use it with {'--method' if a.command == 'synth' else '--data'} real"
-        )
+        flag = '--method' if a.command == 'synth' else '--data'
+        raise GenieError(f"--train-dir is for real calibration images; use it with {flag} real")
     if method == 'real' and not a.train_dir and meta.get('dataset') != 'fashion-mnist':
         raise GenieError(
-            f"real calibration images for --model {a.model} come from your own images: pass --train-dir DIR (an ImageFolder)"
+            f"real calibration images for --model {a.model} come from your own images: "
+            "pass --train-dir DIR (an ImageFolder)"
         )
     return bool(a.train_dir)
 
 
-def cmd_synth(a):
-    "Make calibration data for a model and save it."
-    model, meta = resolve_model(a.model, a.weights)
-    shape = input_shape(a, meta)
-    out = Path(a.out or f'synth_{a.method}.pt')
+class Interrupted(Exception):
+    "Ctrl-C: the message says what was kept and how to resume (exit code 130)."
+
+
+def check_not_interrupted(data: SyntheticData, out):
+    "Turn a synthesis stopped by Ctrl-C into `Interrupted`, saying what is kept and how to resume."
+    if data.meta.get('stopped') == 'interrupted':
+        raise Interrupted(f"kept {len(data)} of {data.meta.get('n')} images in {out}; "
+                          "rerun the same command to resume")
+    return data
+
+
+def _synthesize_to(a, model, meta, shape, out):
     if _check_real(a, meta, a.method):
         data = real_calibration(a, model, shape)
         data.save(out)
-    else:
-        data = synthesize(
-            model,
-            synth_config(a, input_shape=shape),
-            on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'),
-            out=out,
-        )
+        return data
+    cfg = synth_config(a, input_shape=shape)
+    bar = None if a.json else tqdm_subscriber(desc=f'synth {a.method}')
+    return synthesize(model, cfg, on_event=bar, out=out)
+
+
+def cmd_synth(a):
+    "Make calibration data for a model and save it."
+    out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a))
+    model, meta = resolve_model(a.model, a.weights)
+    shape = input_shape(a, meta)
+    with OutputLock(out):
+        data = check_not_interrupted(_synthesize_to(a, model, meta, shape, out), out)
     m = data.meta
     return dict(
         n=len(data),
@@ -276,9 +325,22 @@ def _synth_parser(sub):
     )
 
 # %% ../nbs/09_cli.ipynb #6e241ad4
+def _data_file(a, model) -> SyntheticData:
+    "Calibration data from `--data FILE`; an interrupted synthesis is refused unless `--allow-partial`."
+    data = SyntheticData.load(a.data, model=model)
+    if data.complete:
+        return data
+    msg = (f"--data {a.data} holds only {len(data)} of {data.meta.get('n')} images (an interrupted synthesis); "
+           f"finish it by rerunning genie-nb synth with --out {a.data} and the same options")
+    if not a.allow_partial:
+        raise GenieError(msg + ", or pass --allow-partial to use the images it has")
+    print(f"genie-nb quantize: warning: {msg}; using them anyway (--allow-partial)", file=sys.stderr)
+    return data
+
+
 def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists():
-        return SyntheticData.load(a.data, model=model)
+        return _data_file(a, model)
     if a.data not in ('genie', 'zeroq', 'gaussian', 'real'):
         raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
     if _check_real(a, meta or {}, a.data):
@@ -291,48 +353,46 @@ def _calibration(a, model, meta=None, shape=None):
         input_shape=shape,
         **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None},
     )
-    return synthesize(
-        model,
-        cfg,
-        on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'),
-        out=Path(str(a.out) + f'.{a.data}.pt'),
-    )
+    out = Path(str(a.out) + f'.{a.data}.pt')
+    data = synthesize(model, cfg, on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'), out=out)
+    return check_not_interrupted(data, out)
 
 
 def _recon_progress(ev):
     if ev['kind'] == 'unit_done':
-        print(
-            f"  unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}: loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g} ({ev['seconds']:.1f} s)",
-            file=sys.stderr,
-        )
+        loss = f"loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g}"
+        print(f"  unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}: {loss} ({ev['seconds']:.1f} s)", file=sys.stderr)
+
+
+def quant_config(a) -> QuantConfig:
+    "A QuantConfig from the preset and the explicit CLI options (built before any work, so it checks them)."
+    iters = {'iters': a.iters} if a.iters is not None else {}
+    return QuantConfig.preset(a.preset, w_bits=a.w_bits, a_bits=a.a_bits, method=a.method, seed=a.seed,
+                              device=a.device, cache_device=a.cache_device, **iters)
+
+
+def _reconstruct(a, model, data, cfg):
+    "Genie-M (or a baseline) with per-unit resume from `OUT.progress`; Ctrl-C says how to resume."
+    progress = Path(str(a.out) + '.progress')
+    try:
+        return quantize(model, data, cfg, on_event=None if a.json else _recon_progress, resume=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(f"finished units are kept in {progress}; rerun the same command to resume") from None
 
 
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
+    out = check_output(a.out, input_paths(a))
+    cfg = quant_config(a)
     model, meta = resolve_model(a.model, a.weights)
     shape = input_shape(a, meta)
     dev = pick_device(a.device)
-    data = _calibration(a, model, meta, shape)
-    cfg = QuantConfig.preset(
-        a.preset,
-        w_bits=a.w_bits,
-        a_bits=a.a_bits,
-        method=a.method,
-        seed=a.seed,
-        device=a.device,
-        cache_device=a.cache_device,
-        **({'iters': a.iters} if a.iters is not None else {}),
-    )
-    with Timer() as t:
-        qm = quantize(
-            model,
-            data,
-            cfg,
-            on_event=None if a.json else _recon_progress,
-            resume=Path(str(a.out) + '.progress'),
-        )
-    save_quantized(qm, a.out, dict(preset=a.preset))
-    Path(str(a.out) + '.progress').unlink(missing_ok=True)
+    with OutputLock(out):
+        data = _calibration(a, model, meta, shape)
+        with Timer() as t:
+            qm = _reconstruct(a, model, data, cfg)
+        save_quantized(qm, out, dict(preset=a.preset))
+        Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
     top1, fp = (
         (evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1'])
@@ -384,13 +444,17 @@ def _quantize_parser(sub):
     )
     p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
     p.add_argument('--out', default='quantized.qpt')
+    p.add_argument(
+        '--allow-partial', action='store_true', help='use an interrupted synthesis file (--data) as it is'
+    )
     _add_budget(p)
     _add_real(p)
     _add_val(p)
     p.set_defaults(
         func=cmd_quantize,
         fmt=lambda r: (
-            f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} in {r['seconds']} s"
+            f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} "
+            f"in {r['seconds']} s"
             + (f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else '')
         ),
     )
@@ -537,41 +601,62 @@ def _bench_parser(sub):
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    "argparse whose errors are a `GenieError` (one line, exit 2 through `main`) instead of a usage block."
+
+    def error(self, message):
+        raise GenieError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser():
     "The `genie-nb` argument parser."
-    ap = argparse.ArgumentParser(
-        prog='genie-nb', description='Zero-shot quantization (Genie) on the command line'
-    )
+    ap = OneLineParser(prog='genie-nb', description='Zero-shot quantization (Genie) on the command line')
     sub = ap.add_subparsers(dest='command', required=True)
     for f in PARSERS:
         f(sub)
     return ap
 
 # %% ../nbs/09_cli.ipynb #95d5b4d9
+def _fail(command: str, kind: str, msg, code: int, as_json: bool) -> int:
+    "One line on standard error; with --json, also a JSON object as the last line of standard output."
+    msg = ' '.join(str(msg).split())
+    print(f"genie-nb {command}: {kind}: {msg}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({'error': msg, 'kind': kind, 'exit': code}))
+    return code
+
+
+def _run(a) -> dict:
+    "Check every option, set threads and seed, pick the preset, run the command."
+    check_options(a)
+    set_threads(a.threads)
+    seed_everything(a.seed)
+    cuda = pick_device(a.device).type == 'cuda'
+    if getattr(a, 'preset', 'given') is None:
+        a.preset = 'paper' if cuda else 'cpu'
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    r = a.func(a)
+    if cuda:
+        r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
+    return r
+
+# %% ../nbs/09_cli.ipynb #5e7d3a1f
 def main(argv=None) -> int:
     "Entry point of the `genie-nb` console script; returns the exit code."
-    a = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(v) for v in argv]
+    as_json = '--json' in argv
+    command = next((v for v in argv if not v.startswith('-')), '')
     try:
-        set_threads(a.threads)
-        seed_everything(a.seed)
-        cuda = pick_device(a.device).type == 'cuda'
-        if getattr(a, 'preset', 'given') is None:
-            a.preset = 'paper' if cuda else 'cpu'
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        r = a.func(a)
-        if cuda:
-            r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-            print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
+        a = build_parser().parse_args(argv)
+        r = _run(a)
     except GenieError as e:
-        print(f"genie-nb {a.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"genie-nb {a.command}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(command, 'error', e, 2, as_json)
+    except (KeyboardInterrupt, Interrupted) as e:
+        return _fail(command, 'interrupted', str(e) or 'stopped by the user', 130, as_json)
     except Exception as e:
-        print(f"genie-nb {a.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        return _fail(command, 'internal error', f"{type(e).__name__}: {e}", 1, as_json)
     print(json.dumps(r) if a.json else a.fmt(r))
     return 0
 

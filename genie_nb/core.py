@@ -13,8 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['SEED_MAX', 'GenieError', 'check_number', 'check_seed', 'seed_everything', 'pick_device', 'env_threads', 'set_threads',
            'atomic_write', 'atomic_save', 'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint',
-           'content_digest', 'save_checked', 'verify_checked', 'check_output', 'OutputLock', 'emit', 'StopRequested',
-           'Timer']
+           'content_digest', 'save_checked', 'verify_checked', 'written_by_genie_nb', 'check_output', 'OutputLock',
+           'emit', 'StopRequested', 'Timer']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
@@ -219,6 +219,15 @@ def verify_checked(d: dict, path, what: str = 'file') -> dict:
     return body
 
 # %% ../nbs/00_core.ipynb #5f8e2a13
+def written_by_genie_nb(path) -> bool:
+    "Whether `path` is a torch file genie_nb wrote (a dict whose `format` starts with 'genie_nb.')."
+    try:
+        d = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception:
+        return False
+    return isinstance(d, dict) and str(d.get('format', '')).startswith('genie_nb.')
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
@@ -230,7 +239,7 @@ def check_output(
     inputs=(),  # the files the command reads: the output must be none of them
     flag: str = '--out',  # the option's name, for the message
 ) -> Path:
-    "Refuse, before any work, an output path that would overwrite an input or cannot be written."
+    "Refuse, before any work, an output that would overwrite an input or a file genie_nb did not write."
     p = Path(path)
     for i in inputs:
         if i is not None and _same_file(p, Path(i)):
@@ -238,6 +247,9 @@ def check_output(
                              f"file: choose another {flag}")
     if p.is_dir():
         raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
+    if p.exists() and not written_by_genie_nb(p):
+        raise GenieError(f"{flag} {p} exists and was not written by genie_nb; genie_nb never replaces such a "
+                         f"file: choose another {flag}")
     parent = next(q for q in [p.parent.absolute(), *p.parent.absolute().parents] if q.exists())
     if not parent.is_dir():
         raise GenieError(f"{flag} {p}: {parent} is a file, not a folder; choose another {flag}")

@@ -65,7 +65,7 @@ def train_model(
     opt, sched = _make_opt(model, epochs, len(x) // batch_size, lr, wd)
     gen, hist, start = torch.Generator().manual_seed(seed), [], 0
     if state_path and Path(state_path).exists():
-        st = torch.load(state_path, weights_only=False)
+        st = verify_checked(torch.load(state_path, weights_only=True), state_path, 'training state')
         model.load_state_dict(st['model'])
         opt.load_state_dict(st['opt'])
         sched.load_state_dict(st['sched'])
@@ -78,7 +78,7 @@ def train_model(
         hist.append(dict(epoch=ep + 1, train_loss=tl, test_top1=ev['top1'], seconds=time.perf_counter() - t0))
         log(hist[-1])
         if state_path:
-            atomic_save(
+            save_checked(
                 dict(
                     model=model.state_dict(),
                     opt=opt.state_dict(),
