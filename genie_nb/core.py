@@ -28,7 +28,7 @@ def check_number(
     minimum: float = 0,  # smallest allowed value
     strict: bool = True,  # exclude `minimum` itself
 ):
-    "`value` if it is a finite number above `minimum` (at least, when not strict); else a GenieError naming it."
+    "`value` if it is a finite number above `minimum` (or equal, when not strict); else a GenieError."
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     bound_ok = ok_type and math.isfinite(value) and (value > minimum if strict else value >= minimum)
     if isinstance(value, bool) or not bound_ok:
@@ -60,7 +60,7 @@ def seed_everything(
 def pick_device(
     device: str = 'auto',  # 'cpu', 'cuda', 'cuda:N' or 'auto'
 ) -> torch.device:
-    "Resolve a device name; 'auto' takes CUDA when present. A name torch does not know, or CUDA without it, is bad input."
+    "Resolve a device name ('auto': CUDA when present); an unknown name, or CUDA without it, is bad input."
     if device in (None, 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try:
@@ -73,12 +73,14 @@ def pick_device(
 
 # %% ../nbs/00_core.ipynb #b2bac147
 def env_threads() -> int | None:
-    "The thread count `GENIE_NB_THREADS` asks for (None when unset); anything but a positive integer is bad input."
+    "The thread count `GENIE_NB_THREADS` asks for (None when unset); not a positive integer: bad input."
     v = os.environ.get('GENIE_NB_THREADS', '').strip()
     if not v:
         return None
     if not v.isdigit() or int(v) < 1:
-        raise GenieError(f"GENIE_NB_THREADS must be a positive integer, got {v!r}; unset it or set e.g. GENIE_NB_THREADS=1")
+        raise GenieError(
+            f"GENIE_NB_THREADS must be a positive integer, got {v!r}; unset it or set e.g. GENIE_NB_THREADS=1"
+        )
     return int(v)
 
 
@@ -172,7 +174,7 @@ def sha256_tensors(tensors) -> str:
 
 # %% ../nbs/00_core.ipynb #3981d44c
 def model_fingerprint(model: torch.nn.Module) -> str:
-    "Short hash of a model's parameters and buffers: ties artifacts (synthetic data, quantized models) to their model."
+    "Short hash of a model's parameters and buffers: ties artifacts (synthetic data, quantized models) to it."
     return sha256_tensors(v.float() for v in model.state_dict().values() if torch.is_tensor(v))[:16]
 
 # %% ../nbs/00_core.ipynb #0f3b61a4
@@ -214,8 +216,10 @@ def verify_checked(d: dict, path, what: str = 'file') -> dict:
         return d
     body = {k: v for k, v in d.items() if k != 'sha256'}
     if content_digest(body) != want:
-        raise GenieError(f"{path} looks damaged: its contents do not match the checksum stored in this {what}; "
-                         "re-create it (genie_nb does not run on a damaged file)")
+        raise GenieError(
+            f"{path} looks damaged: its contents do not match the checksum stored in this {what}; "
+            "re-create it (genie_nb does not run on a damaged file)"
+        )
     return body
 
 # %% ../nbs/00_core.ipynb #5f8e2a13
@@ -243,8 +247,10 @@ def check_output(
     p = Path(path)
     for i in inputs:
         if i is not None and _same_file(p, Path(i)):
-            raise GenieError(f"{flag} {p} is also an input of this command ({i}); writing it would destroy that "
-                             f"file: choose another {flag}")
+            raise GenieError(
+                f"{flag} {p} is also an input of this command ({i}); writing it would destroy that "
+                f"file: choose another {flag}"
+            )
     if p.is_dir():
         raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
     if p.exists() and not written_by_genie_nb(p):
@@ -272,10 +278,12 @@ class OutputLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise GenieError(f"{self.path} is in use by another genie-nb process (lock {self.lock}); wait for it "
-                             "to finish or choose another output") from None
+            raise GenieError(
+                f"{self.path} is in use by another genie-nb process (lock {self.lock}); wait for it "
+                "to finish or choose another output"
+            ) from None
         if not self.lock.exists() or os.stat(self.lock).st_ino != os.fstat(self.fd).st_ino:
-            os.close(self.fd)  # the holder removed the lock file between our open and our lock: take a fresh one
+            os.close(self.fd)  # the holder removed the lock file between our open and lock: retry
             return self.__enter__()
         return self
 

@@ -36,7 +36,10 @@ FMNIST_CLASSES = [
     'Ankle boot',
 ]
 FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530  # of the 28×28 training pixels in [0, 1]
-INSTALL_HINT = "install them with `sudo apt-get install dataset-fashion-mnist` or set GENIE_NB_FMNIST_DIR to a folder holding them"
+INSTALL_HINT = (
+    "install them with `sudo apt-get install dataset-fashion-mnist` "
+    "or set GENIE_NB_FMNIST_DIR to a folder holding them"
+)
 
 
 def fmnist_dir(root=None) -> Path:
@@ -88,8 +91,10 @@ def load_fmnist(
     if len(imgs) != len(labs):
         raise GenieError(f"{img_f} and {lab_f} disagree in length; {INSTALL_HINT}")
     if labs.ndim != 1 or imgs.shape[1:] != (28, 28) or (len(labs) and labs.max() >= len(FMNIST_CLASSES)):
-        raise GenieError(f"{lab_f} holds labels outside 0..{len(FMNIST_CLASSES) - 1} or {img_f} images that are not "
-                         f"28×28 (shape {imgs.shape}); these are not Fashion-MNIST files. {INSTALL_HINT}")
+        raise GenieError(
+            f"{lab_f} holds labels outside 0..{len(FMNIST_CLASSES) - 1} or {img_f} images that are not "
+            f"28×28 (shape {imgs.shape}); these are not Fashion-MNIST files. {INSTALL_HINT}"
+        )
     return normalize_fmnist(imgs), torch.from_numpy(labs.astype(np.int64))
 
 # %% ../nbs/02_data.ipynb #4de95c37

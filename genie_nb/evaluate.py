@@ -94,6 +94,6 @@ def layer_report(
 
 
 def fp_layer_outputs(model: nn.Module, qmodel: nn.Module, x: torch.Tensor) -> dict:
-    "The FP model's output at every layer `qmodel` quantizes (they do not change with the bits: compute them once)."
+    "The FP model's output at every layer `qmodel` quantizes (independent of the bits: computed once)."
     x = as_input(x, next(model.parameters()).device)
     return _capture(model.eval(), {n: model.get_submodule(n) for n in qmodel.qlayers()}, x)

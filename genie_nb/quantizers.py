@@ -123,7 +123,7 @@ def inv_rect_sigmoid(h: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/04_quantizers.ipynb #9ae8295b
 class WeightQuantizer(nn.Module):
-    "Per-channel asymmetric weight quantizer: integer codes at rest, Genie-M/AdaRound soft bits while reconstructing."
+    "Per-channel asymmetric weight quantizer: integer codes at rest, Genie-M/AdaRound soft bits in training."
 
     def __init__(
         self,

@@ -95,7 +95,7 @@ def train_model(
 def train_bundled(
     name: str = 'default', epochs: int = 40, seed: int = 0, out=None, state_path=None, threads=None, **kw
 ):
-    "Train bundled model `name` and save its checkpoint (+ manifest entry) to `out` (default: the package assets)."
+    "Train bundled model `name`; save its checkpoint (+ manifest entry) to `out` (default: package assets)."
     set_threads(threads)
     model = build_bundled(name)
     t0 = time.perf_counter()
