@@ -72,7 +72,7 @@ def test_synth_quantize_eval_roundtrip(tmp_path):
 
 def test_quantize_bad_bits_exit_2(tmp_path):
     r = run_cli('quantize', '--data', 'gaussian', '--n', 32, '--w-bits', 9, '--out', tmp_path / 'q.qpt')
-    assert r.returncode == 2 and 'w_bits' in r.stderr
+    assert r.returncode == 2 and '--w-bits' in r.stderr
 
 
 def test_demo_tiny_budget_json_and_reuse(tmp_path):
