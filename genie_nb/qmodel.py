@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_qmodel.ipynb #398db8b9
 from __future__ import annotations
-import copy, hashlib, json, math, pickle, warnings, zipfile
+import copy, hashlib, json, math, pickle, warnings, zipfile, zlib
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -23,8 +23,9 @@ from .models import BUNDLED, TORCHVISION_ARCHS, build_bundled
 __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', 'BitPolicy', 'op_forward', 'QLayer', 'QResidual',
            'quantize_residual', 'fold_batchnorm', 'quantizable_ops', 'unsupported_weight_layers', 'arch_signature',
            'describe_arch', 'build_arch', 'QModel', 'fp_weight_fraction', 'quant_report', 'pack_bits', 'unpack_bits',
-           'packed_state', 'unpacked_state', 'payload_digest', 'save_quantized', 'read_quantized', 'load_state_exact',
-           'with_dequantized_weights', 'load_quantized', 'first_qlayer', 'input_quant_forward', 'register_residual']
+           'packed_state', 'unpacked_state', 'encode_index', 'decode_index', 'payload_digest', 'save_quantized',
+           'read_quantized', 'load_state_exact', 'with_dropped_state', 'load_quantized', 'first_qlayer',
+           'input_quant_forward', 'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
 def check_bits(bits, what: str = 'bits', allow_none: bool = True):
@@ -263,7 +264,7 @@ def _on_meta(build, **kwargs) -> nn.Module:
 
 
 def describe_arch(model: nn.Module) -> dict:
-    "How to rebuild `model`'s architecture: a bundled name, a torchvision arch + num_classes, or its class path."
+    "How to rebuild `model`'s architecture: bundled name, torchvision arch + num_classes, or class path."
     sig, cls = arch_signature(model), type(model)
     for name, b in BUNDLED.items():
         if cls is b['builder'] and arch_signature(_on_meta(b['builder'])) == sig:
@@ -417,31 +418,46 @@ def unpack_bits(packed: torch.Tensor, bits: int, n: int) -> torch.Tensor:
     return (stream.view(n, bits) << torch.arange(bits, dtype=torch.uint8)).sum(1).to(torch.uint8)
 
 # %% ../nbs/05_qmodel.ipynb #a6a12a21
-def packed_state(qm: QModel) -> tuple[list, dict]:
-    "QModel state → (index, blobs): codes packed at their width, quantized ops' FP weights dropped."
-    sd = {k: v.detach().cpu().contiguous() for k, v in qm.state_dict().items()}
-    bits = {
+def _dropped_keys(qm: QModel) -> dict[str, int]:
+    "{codes key: bits} of the quantized ops (their FP weight and s0 are not stored)."
+    return {
         f'{p}.wq.codes': m.wq.bits
         for p, m in qm.named_modules()
         if isinstance(m, QLayer) and m.wq is not None
     }
-    drop = {k.removesuffix('wq.codes') + 'op.weight' for k in bits}
+
+
+def _stored_form(k: str, v: torch.Tensor, bits: dict) -> tuple[str, torch.Tensor]:
+    "(group, flat data) of one state tensor."
+    if k in bits:
+        return 'codes', pack_bits(v, bits[k])
+    if k.endswith('.wq.zero_point') and torch.equal(v.round().clamp(0, 255), v):
+        return 'uint8', v.flatten().to(torch.uint8)
+    return str(v.dtype).removeprefix('torch.'), v.flatten()
+
+# %% ../nbs/05_qmodel.ipynb #162fd240
+def packed_state(qm: QModel) -> tuple[list, dict]:
+    "QModel state → (index, blobs): codes packed at their width, quantized ops' FP weights and s0 dropped."
+    bits = _dropped_keys(qm)
+    drop = {k.removesuffix('codes') + 's0' for k in bits} | {
+        k.removesuffix('wq.codes') + 'op.weight' for k in bits
+    }
     index, parts, used = [], {}, {}
-    for k, v in sd.items():
+    for k, v in qm.state_dict().items():
         if k in drop:
             continue
+        v = v.detach().cpu().contiguous()
+        group, data = _stored_form(k, v, bits)
         dtype = str(v.dtype).removeprefix('torch.')
-        group = 'codes' if k in bits else dtype
-        data = pack_bits(v, bits[k]) if k in bits else v.flatten()
         index.append(dict(key=k, group=group, dtype=dtype, shape=list(v.shape), offset=used.get(group, 0)))
         index[-1]['bits'] = bits.get(k)
         parts.setdefault(group, []).append(data)
         used[group] = used.get(group, 0) + len(data)
     return index, {g: torch.cat(p) for g, p in parts.items()}
 
-# %% ../nbs/05_qmodel.ipynb #162fd240
+# %% ../nbs/05_qmodel.ipynb #78799965
 def unpacked_state(index: list, blobs: dict) -> dict:
-    "Inverse of `packed_state`: {key: tensor} (without the dropped FP weights)."
+    "Inverse of `packed_state`: {key: tensor} (without the dropped FP weights and s0)."
     out = {}
     for e in index:
         blob, n = blobs[e['group']], math.prod(e['shape'])
@@ -449,15 +465,25 @@ def unpacked_state(index: list, blobs: dict) -> dict:
             t = unpack_bits(blob[e['offset'] : e['offset'] + (n * e['bits'] + 7) // 8], e['bits'], n)
         else:
             t = blob[e['offset'] : e['offset'] + n]
-        if str(t.dtype).removeprefix('torch.') != e['dtype'] or t.numel() != n:
+        if t.numel() != n or not isinstance(getattr(torch, e['dtype'], None), torch.dtype):
             raise ValueError(f"entry {e['key']} does not fit its buffer")
-        out[e['key']] = t.reshape(e['shape']).clone()
+        out[e['key']] = t.reshape(e['shape']).to(getattr(torch, e['dtype'])).clone()
     return out
 
+# %% ../nbs/05_qmodel.ipynb #00648744
+def encode_index(index: list) -> torch.Tensor:
+    "The index as zlib-compressed JSON in a uint8 tensor (hundreds of entries cost a few kB)."
+    return torch.frombuffer(bytearray(zlib.compress(json.dumps(index).encode(), 9)), dtype=torch.uint8)
 
-def payload_digest(meta: dict, index: list, blobs: dict) -> str:
-    "sha256 over the metadata, the index and every buffer's bytes."
-    h = hashlib.sha256(json.dumps([meta, index], sort_keys=True, default=str).encode())
+
+def decode_index(t: torch.Tensor) -> list:
+    "Inverse of `encode_index`."
+    return json.loads(zlib.decompress(t.numpy().tobytes()))
+
+
+def payload_digest(meta: dict, blobs: dict) -> str:
+    "sha256 over the metadata and every buffer's bytes (the index is one of them)."
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
     for g in sorted(blobs):
         h.update(g.encode())
         h.update(blobs[g].contiguous().view(torch.uint8).numpy().tobytes())
@@ -473,8 +499,10 @@ def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
     if 'input_shape' not in meta and 'arch_spec' in meta:
         meta['input_shape'] = meta['arch_spec'].get('input_shape')
     index, blobs = packed_state(qm)
-    payload = dict(format=QMODEL_FORMAT, meta=meta, index=index, blobs=blobs)
-    return atomic_save({**payload, 'sha256': payload_digest(meta, index, blobs)}, path)
+    blobs['index'] = encode_index(index)
+    return atomic_save(
+        dict(format=QMODEL_FORMAT, meta=meta, blobs=blobs, sha256=payload_digest(meta, blobs)), path
+    )
 
 # %% ../nbs/05_qmodel.ipynb #8c7d3ae9
 def _torch_load(path: Path):
@@ -500,12 +528,12 @@ def _unpack_checked(ck: dict, path: Path) -> dict:
         f"{path} file looks damaged: its sha256 does not match its contents; "
         "re-create it with genie-nb quantize"
     )
-    if not all(k in ck for k in ('index', 'blobs', 'sha256')):
+    if not (isinstance(ck.get('blobs'), dict) and 'index' in ck['blobs'] and 'sha256' in ck):
         raise damaged
     try:
-        ok = payload_digest(ck['meta'], ck['index'], ck['blobs']) == ck['sha256']
-        state = unpacked_state(ck['index'], ck['blobs']) if ok else None
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
+        ok = payload_digest(ck['meta'], ck['blobs']) == ck['sha256']
+        state = unpacked_state(decode_index(ck['blobs']['index']), ck['blobs']) if ok else None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, zlib.error):
         ok = False
     if not ok:
         raise damaged
@@ -541,14 +569,16 @@ def load_state_exact(qm: nn.Module, sd: dict):
     return qm.load_state_dict(sd)
 
 # %% ../nbs/05_qmodel.ipynb #7e1d567f
-def with_dequantized_weights(sd: dict, qm: QModel) -> dict:
-    "`sd` with every missing quantized-op weight filled in as scale · (codes − zero_point)."
+def with_dropped_state(sd: dict, qm: QModel) -> dict:
+    "`sd` with each missing quantized-op weight set to scale · (codes − zero_point), a missing s0 to scale."
     sd, fresh = dict(sd), qm.state_dict()
     for k in [k for k in sd if k.endswith('.wq.codes')]:
         p = k.removesuffix('wq.codes')
         if p + 'op.weight' not in sd and p + 'op.weight' in fresh:
             w = sd[p + 'wq.scale'] * (sd[k].float() - sd[p + 'wq.zero_point'])
             sd[p + 'op.weight'] = w.to(fresh[p + 'op.weight'].dtype)
+        if p + 'wq.s0' not in sd:
+            sd[p + 'wq.s0'] = sd[p + 'wq.scale'].clone()
     return sd
 
 # %% ../nbs/05_qmodel.ipynb #4acd40fa
@@ -586,7 +616,7 @@ def load_quantized(path, model: nn.Module | None = None) -> QModel:
         warnings.simplefilter('ignore')
         qm = QModel(model, BitPolicy(**meta['policy']), fold_bn=meta.get('fold_bn', False), init=False)
     try:
-        load_state_exact(qm, with_dequantized_weights(ck['state_dict'], qm))
+        load_state_exact(qm, with_dropped_state(ck['state_dict'], qm))
     except (RuntimeError, KeyError) as e:
         raise GenieError(f"{path}: stored tensors do not fit the model: {str(e).splitlines()[0]}") from None
     qm.meta = dict(meta)
