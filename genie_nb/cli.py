@@ -31,7 +31,7 @@ from genie_nb.bench import (
 __all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add_common', 'input_shape', 'check_options',
            'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval', 'synth_config',
            'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
-           'bench_widgets', 'OneLineParser', 'build_parser', 'main', 'cli']
+           'bench_widgets', 'cmd_export', 'cmd_bench_export', 'OneLineParser', 'build_parser', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(
@@ -391,7 +391,7 @@ def cmd_quantize(a):
         data = _calibration(a, model, meta, shape)
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
-        save_quantized(qm, out, dict(preset=a.preset))
+        save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)))
         Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
     top1, fp = (
@@ -501,6 +501,8 @@ def _demo_parser(sub):
 # %% ../nbs/09_cli.ipynb #44a9f116
 def cmd_bench(a):
     "Benchmarks; each returns one JSON-able dict."
+    if a.what == 'export':
+        return cmd_bench_export(a)
     model = resolve_model(a.model, a.weights)[0]
     if a.what == 'synth':
         return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
@@ -567,9 +569,10 @@ def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
 
 def _bench_parser(sub):
     p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality, figures'))
-    p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures'])
+    p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export'])
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
+    p.add_argument('--reps', type=int, default=5, help='bench export: timed calls per measurement')
     p.add_argument(
         '--grid',
         default='main',
@@ -597,8 +600,73 @@ def _bench_parser(sub):
     )
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
 
+# %% ../nbs/09_cli.ipynb #477d0bdd
+def _export_paths(a) -> tuple[Path, Path]:
+    src, out = Path(a.quant).resolve(), Path(a.out).resolve()
+    if out == src:
+        raise GenieError(
+            f"--out {a.out} is the input file; choose another path (the input is never overwritten)"
+        )
+    if out.is_dir():
+        raise GenieError(f"--out {a.out} is a folder; give a file name")
+    return src, out
+
+# %% ../nbs/09_cli.ipynb #b5008265
+def _fp_model_for(a, meta: dict):
+    "The FP model a quantized file needs: none for packed bundled/torchvision files, else `--model`."
+    packed = meta.get('format_version', 0) >= 2 and meta.get('arch_spec', {}).get('kind') in (
+        'bundled',
+        'torchvision',
+    )
+    return None if packed else resolve_model(a.model, a.weights)[0]
+
+# %% ../nbs/09_cli.ipynb #6c9b0a04
+def cmd_export(a):
+    "Export a quantized file to ONNX (QDQ) or rewrite it in the packed format."
+    from genie_nb.export import MIN_OPSET, export_onnx, op_types
+    from genie_nb.qmodel import read_quantized
+
+    if a.opset < MIN_OPSET:
+        raise GenieError(
+            f"--opset {a.opset} is too low: per-channel DequantizeLinear needs opset ≥ {MIN_OPSET}"
+        )
+    src, out = _export_paths(a)
+    qm = load_quantized(src, _fp_model_for(a, read_quantized(src)['meta']))
+    if a.format == 'onnx':
+        shape = input_shape(a, qm.meta) if a.input_shape else None
+        export_onnx(qm, out, shape, a.opset)
+    else:
+        save_quantized(qm, out)
+    r = dict(format=a.format, out=str(out), bytes=out.stat().st_size, source_bytes=src.stat().st_size)
+    return {**r, 'ops': op_types(out)} if a.format == 'onnx' else r
+
+# %% ../nbs/09_cli.ipynb #ed90d590
+def _export_parser(sub):
+    p = add_common(
+        sub.add_parser('export', help='quantized file → ONNX (QuantizeLinear/DequantizeLinear) or packed')
+    )
+    p.add_argument('--quant', required=True, help='a file from `genie-nb quantize`')
+    p.add_argument('--format', default='onnx', choices=['onnx', 'packed'])
+    p.add_argument('--opset', type=int, default=17)
+    p.add_argument('--out', required=True, help='output file (never the input file)')
+    p.set_defaults(func=cmd_export, fmt=lambda r: f"{r['format']} → {r['out']} ({r['bytes']:,} bytes)")
+
+# %% ../nbs/09_cli.ipynb #2b1b8df2
+def cmd_bench_export(a):
+    "`bench export`: latency, throughput and sizes of FP32 / fake-quant / ORT FP32 / ORT QDQ W8A8."
+    from genie_nb.export import BENCH_MODELS, bench_export
+
+    models = tuple(a.models.split(',')) if a.models != 'default,mbv2' else tuple(BENCH_MODELS)
+    if bad := [m for m in models if m not in BENCH_MODELS]:
+        raise GenieError(f"bench export models must be among {list(BENCH_MODELS)}, not {bad}")
+    command = 'genie-nb bench export ' + ' '.join(sys.argv[3:])
+    r = bench_export(
+        models, reps=a.reps, batch=a.batch or 64, out=a.csv or 'bench/export.json', command=command
+    )
+    return dict(rows=r['rows'], json=a.csv or 'bench/export.json')
+
 # %% ../nbs/09_cli.ipynb #af1ad5ce
-PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser]
+PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser, _export_parser]
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -4,11 +4,12 @@
 
 # %% ../nbs/05_qmodel.ipynb #398db8b9
 from __future__ import annotations
-import copy, hashlib, pickle, warnings, zipfile
+import copy, hashlib, json, math, pickle, warnings, zipfile, zlib
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import pandas as pd
+import torchvision
 from fastcore.basics import patch
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.models.mobilenetv2 import InvertedResidual
@@ -16,12 +17,15 @@ from torchvision.models.mnasnet import _InvertedResidual
 from torchvision.models.regnet import ResBottleneckBlock
 from .core import *
 from .quantizers import *
+from .models import BUNDLED, TORCHVISION_ARCHS, build_bundled
 
 # %% auto #0
 __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', 'BitPolicy', 'op_forward', 'QLayer', 'QResidual',
            'quantize_residual', 'fold_batchnorm', 'quantizable_ops', 'unsupported_weight_layers', 'arch_signature',
-           'QModel', 'fp_weight_fraction', 'quant_report', 'save_quantized', 'read_quantized', 'load_state_exact',
-           'load_quantized', 'first_qlayer', 'input_quant_forward', 'register_residual']
+           'describe_arch', 'build_arch', 'QModel', 'fp_weight_fraction', 'quant_report', 'pack_bits', 'unpack_bits',
+           'packed_state', 'unpacked_state', 'encode_index', 'decode_index', 'payload_digest', 'save_quantized',
+           'read_quantized', 'load_state_exact', 'with_dropped_state', 'load_quantized', 'first_qlayer',
+           'input_quant_forward', 'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
 def check_bits(bits, what: str = 'bits', allow_none: bool = True):
@@ -250,6 +254,42 @@ def arch_signature(model: nn.Module) -> str:
     s = type(model).__name__ + ';' + ';'.join(f'{k}:{tuple(v.shape)}' for k, v in model.state_dict().items())
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
+# %% ../nbs/05_qmodel.ipynb #8894ab5a
+def _on_meta(build, **kwargs) -> nn.Module:
+    try:
+        with torch.device('meta'):
+            return build(**kwargs)
+    except (NotImplementedError, RuntimeError):  # a builder that reads tensor values (RegNet)
+        return build(**kwargs)
+
+
+def describe_arch(model: nn.Module) -> dict:
+    "How to rebuild `model`'s architecture: bundled name, torchvision arch + num_classes, or class path."
+    sig, cls = arch_signature(model), type(model)
+    for name, b in BUNDLED.items():
+        if cls is b['builder'] and arch_signature(_on_meta(b['builder'])) == sig:
+            return dict(kind='bundled', name=name, input_shape=[1, 32, 32])
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if cls.__module__.startswith('torchvision.models') and linears:
+        nc = linears[-1].out_features
+        same_family = [a for a in TORCHVISION_ARCHS if a.replace('_', '')[:5] == cls.__name__.lower()[:5]]
+        for arch in same_family:
+            cand = _on_meta(getattr(torchvision.models, arch), weights=None, num_classes=nc)
+            if type(cand) is cls and arch_signature(cand) == sig:
+                return dict(kind='torchvision', name=arch, num_classes=nc, input_shape=[3, 224, 224])
+    return dict(kind='class', path=f'{cls.__module__}:{cls.__qualname__}')
+
+# %% ../nbs/05_qmodel.ipynb #62766685
+def build_arch(spec: dict) -> nn.Module:
+    "An untrained model (eval mode) of the architecture `describe_arch` described."
+    if spec.get('kind') == 'bundled':
+        return build_bundled(spec['name']).eval()
+    if spec.get('kind') == 'torchvision' and spec.get('name') in TORCHVISION_ARCHS:
+        return getattr(torchvision.models, spec['name'])(weights=None, num_classes=spec['num_classes']).eval()
+    raise GenieError(
+        f"the model is your own class {spec.get('path', '?')}: pass an instance, load_quantized(path, model)"
+    )
+
 # %% ../nbs/05_qmodel.ipynb #09a495bb
 class QModel(nn.Module):
     "A fake-quantized copy of `model` (see `BitPolicy`); `meta` records where it came from."
@@ -271,6 +311,7 @@ class QModel(nn.Module):
         self.meta = dict(
             arch=type(model).__name__,
             arch_sig=arch_signature(model),
+            arch_spec=describe_arch(model),
             fp_fingerprint=model_fingerprint(model),
             policy=asdict(self.policy),
             fold_bn=fold_bn,
@@ -358,26 +399,115 @@ def quant_report(qm: QModel) -> pd.DataFrame:
     df.attrs['fp_fraction'] = fp_weight_fraction(qm)
     return df
 
-# %% ../nbs/05_qmodel.ipynb #3e7047fa
-QMODEL_FORMAT, QMODEL_VERSION = 'genie_nb.qmodel', 1
+# %% ../nbs/05_qmodel.ipynb #c87346c7
+def pack_bits(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    "Integer codes in [0, 2^bits) → a uint8 stream holding `bits` bits per code (little-endian)."
+    flat = codes.flatten().to(torch.uint8)
+    if bits == 8:
+        return flat.clone()
+    stream = ((flat[:, None] >> torch.arange(bits, dtype=torch.uint8)) & 1).flatten()
+    stream = F.pad(stream, (0, -len(stream) % 8))
+    return (stream.view(-1, 8) << torch.arange(8, dtype=torch.uint8)).sum(1).to(torch.uint8)
+
+
+def unpack_bits(packed: torch.Tensor, bits: int, n: int) -> torch.Tensor:
+    "The first `n` codes of a `pack_bits` stream, as uint8."
+    if bits == 8:
+        return packed[:n].clone()
+    stream = ((packed[:, None] >> torch.arange(8, dtype=torch.uint8)) & 1).flatten()[: n * bits]
+    return (stream.view(n, bits) << torch.arange(bits, dtype=torch.uint8)).sum(1).to(torch.uint8)
+
+# %% ../nbs/05_qmodel.ipynb #a6a12a21
+def _dropped_keys(qm: QModel) -> dict[str, int]:
+    "{codes key: bits} of the quantized ops (their FP weight and s0 are not stored)."
+    return {
+        f'{p}.wq.codes': m.wq.bits
+        for p, m in qm.named_modules()
+        if isinstance(m, QLayer) and m.wq is not None
+    }
+
+
+def _stored_form(k: str, v: torch.Tensor, bits: dict) -> tuple[str, torch.Tensor]:
+    "(group, flat data) of one state tensor."
+    if k in bits:
+        return 'codes', pack_bits(v, bits[k])
+    if k.endswith('.wq.zero_point') and torch.equal(v.round().clamp(0, 255), v):
+        return 'uint8', v.flatten().to(torch.uint8)
+    return str(v.dtype).removeprefix('torch.'), v.flatten()
+
+# %% ../nbs/05_qmodel.ipynb #162fd240
+def packed_state(qm: QModel) -> tuple[list, dict]:
+    "QModel state → (index, blobs): codes packed at their width, quantized ops' FP weights and s0 dropped."
+    bits = _dropped_keys(qm)
+    drop = {k.removesuffix('codes') + 's0' for k in bits} | {
+        k.removesuffix('wq.codes') + 'op.weight' for k in bits
+    }
+    index, parts, used = [], {}, {}
+    for k, v in qm.state_dict().items():
+        if k in drop:
+            continue
+        v = v.detach().cpu().contiguous()
+        group, data = _stored_form(k, v, bits)
+        dtype = str(v.dtype).removeprefix('torch.')
+        index.append(dict(key=k, group=group, dtype=dtype, shape=list(v.shape), offset=used.get(group, 0)))
+        index[-1]['bits'] = bits.get(k)
+        parts.setdefault(group, []).append(data)
+        used[group] = used.get(group, 0) + len(data)
+    return index, {g: torch.cat(p) for g, p in parts.items()}
+
+# %% ../nbs/05_qmodel.ipynb #78799965
+def unpacked_state(index: list, blobs: dict) -> dict:
+    "Inverse of `packed_state`: {key: tensor} (without the dropped FP weights and s0)."
+    out = {}
+    for e in index:
+        blob, n = blobs[e['group']], math.prod(e['shape'])
+        if e['bits']:
+            t = unpack_bits(blob[e['offset'] : e['offset'] + (n * e['bits'] + 7) // 8], e['bits'], n)
+        else:
+            t = blob[e['offset'] : e['offset'] + n]
+        if t.numel() != n or not isinstance(getattr(torch, e['dtype'], None), torch.dtype):
+            raise ValueError(f"entry {e['key']} does not fit its buffer")
+        out[e['key']] = t.reshape(e['shape']).to(getattr(torch, e['dtype'])).clone()
+    return out
+
+# %% ../nbs/05_qmodel.ipynb #00648744
+def encode_index(index: list) -> torch.Tensor:
+    "The index as zlib-compressed JSON in a uint8 tensor (hundreds of entries cost a few kB)."
+    return torch.frombuffer(bytearray(zlib.compress(json.dumps(index).encode(), 9)), dtype=torch.uint8)
+
+
+def decode_index(t: torch.Tensor) -> list:
+    "Inverse of `encode_index`."
+    return json.loads(zlib.decompress(t.numpy().tobytes()))
+
+
+def payload_digest(meta: dict, blobs: dict) -> str:
+    "sha256 over the metadata and every buffer's bytes (the index is one of them)."
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    for g in sorted(blobs):
+        h.update(g.encode())
+        h.update(blobs[g].contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+# %% ../nbs/05_qmodel.ipynb #2fa0e527
+QMODEL_FORMAT, QMODEL_VERSION = 'genie_nb.qmodel', 2
 
 
 def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
-    "Save a quantized model (state_dict + metadata) atomically."
+    "Save a quantized model as a packed, checksummed file (no FP32 weights of quantized ops), atomically."
     meta = {**qm.meta, **(meta or {}), 'format_version': QMODEL_VERSION}
-    sd = {k: v.detach().cpu().contiguous() for k, v in qm.state_dict().items()}
-    return atomic_save({'format': QMODEL_FORMAT, 'meta': meta, 'state_dict': sd}, path)
+    if 'input_shape' not in meta and 'arch_spec' in meta:
+        meta['input_shape'] = meta['arch_spec'].get('input_shape')
+    index, blobs = packed_state(qm)
+    blobs['index'] = encode_index(index)
+    return atomic_save(
+        dict(format=QMODEL_FORMAT, meta=meta, blobs=blobs, sha256=payload_digest(meta, blobs)), path
+    )
 
-# %% ../nbs/05_qmodel.ipynb #74dbbb44
-def read_quantized(path) -> dict:
-    "Read a quantized-model file → {'format', 'meta', 'state_dict'}; clear errors for missing/corrupt/foreign files."
-    path = Path(path)
-    if not path.exists():
-        raise GenieError(
-            f"quantized model {path} does not exist; create it with quantize(...) / genie-nb quantize"
-        )
+# %% ../nbs/05_qmodel.ipynb #8c7d3ae9
+def _torch_load(path: Path):
     try:
-        ck = torch.load(path, map_location='cpu', weights_only=True)
+        return torch.load(path, map_location='cpu', weights_only=True)
     except (
         pickle.UnpicklingError,
         RuntimeError,
@@ -388,35 +518,81 @@ def read_quantized(path) -> dict:
         AttributeError,
     ) as e:
         raise GenieError(
-            f"{path} is not a readable quantized model (corrupt, truncated or foreign: {type(e).__name__}); re-run quantize"
+            f"{path} is not a readable quantized model (file looks damaged, truncated or foreign: "
+            f"{type(e).__name__}); re-create it with genie-nb quantize"
         ) from None
-    if not (
-        isinstance(ck, dict)
-        and ck.get('format') == QMODEL_FORMAT
-        and isinstance(ck.get('meta'), dict)
-        and 'state_dict' in ck
-    ):
+
+# %% ../nbs/05_qmodel.ipynb #ba081894
+def _unpack_checked(ck: dict, path: Path) -> dict:
+    damaged = GenieError(
+        f"{path} file looks damaged: its sha256 does not match its contents; "
+        "re-create it with genie-nb quantize"
+    )
+    if not (isinstance(ck.get('blobs'), dict) and 'index' in ck['blobs'] and 'sha256' in ck):
+        raise damaged
+    try:
+        ok = payload_digest(ck['meta'], ck['blobs']) == ck['sha256']
+        state = unpacked_state(decode_index(ck['blobs']['index']), ck['blobs']) if ok else None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, zlib.error):
+        ok = False
+    if not ok:
+        raise damaged
+    return {**ck, 'state_dict': state}
+
+# %% ../nbs/05_qmodel.ipynb #79e5e631
+def read_quantized(path) -> dict:
+    "Read a quantized-model file → {'format', 'meta', 'state_dict'}; clear errors for bad files."
+    path = Path(path)
+    if not path.exists():
+        raise GenieError(
+            f"quantized model {path} does not exist; create it with quantize(...) / genie-nb quantize"
+        )
+    ck = _torch_load(path)
+    if not (isinstance(ck, dict) and ck.get('format') == QMODEL_FORMAT and isinstance(ck.get('meta'), dict)):
         raise GenieError(
             f"{path} is a torch file but not a genie_nb quantized model (no format '{QMODEL_FORMAT}')"
         )
-    if ck['meta'].get('format_version', 0) > QMODEL_VERSION:
-        raise GenieError(
-            f"{path} was written by a newer genie_nb (format {ck['meta']['format_version']}); upgrade genie_nb"
-        )
+    version = ck['meta'].get('format_version', 0)
+    if version > QMODEL_VERSION:
+        raise GenieError(f"{path} was written by a newer genie_nb (format {version}); upgrade genie_nb")
+    if version >= 2:
+        return _unpack_checked(ck, path)
+    if 'state_dict' not in ck:
+        raise GenieError(f"{path} is a genie_nb quantized model without its tensors; re-create it")
     return ck
 
-# %% ../nbs/05_qmodel.ipynb #d9ae4db3
+# %% ../nbs/05_qmodel.ipynb #91ab07d5
 def load_state_exact(qm: nn.Module, sd: dict):
     "`load_state_dict` (strict) with the module versions of a fresh state_dict (some modules, e.g. MNASNet, check them)."
     sd = type(qm.state_dict())(sd)
     sd._metadata = getattr(qm.state_dict(), '_metadata', None)
     return qm.load_state_dict(sd)
 
-# %% ../nbs/05_qmodel.ipynb #f10bb669
-def load_quantized(path, model: nn.Module) -> QModel:
-    "Rebuild the quantized model saved at `path` around its FP `model`; refuses a file made for another model."
-    ck = read_quantized(path)
-    meta = ck['meta']
+# %% ../nbs/05_qmodel.ipynb #7e1d567f
+def with_dropped_state(sd: dict, qm: QModel) -> dict:
+    "`sd` with each missing quantized-op weight set to scale · (codes − zero_point), a missing s0 to scale."
+    sd, fresh = dict(sd), qm.state_dict()
+    for k in [k for k in sd if k.endswith('.wq.codes')]:
+        p = k.removesuffix('wq.codes')
+        if p + 'op.weight' not in sd and p + 'op.weight' in fresh:
+            w = sd[p + 'wq.scale'] * (sd[k].float() - sd[p + 'wq.zero_point'])
+            sd[p + 'op.weight'] = w.to(fresh[p + 'op.weight'].dtype)
+        if p + 'wq.s0' not in sd:
+            sd[p + 'wq.s0'] = sd[p + 'wq.scale'].clone()
+    return sd
+
+# %% ../nbs/05_qmodel.ipynb #4acd40fa
+def _model_for(path: Path, meta: dict, model: nn.Module | None) -> nn.Module:
+    if model is None:
+        if meta.get('format_version', 0) < 2 or 'arch_spec' not in meta:
+            raise GenieError(
+                f"{path} is an old unpacked file: pass its FP model, load_quantized(path, model), "
+                "or re-create it with genie-nb quantize to get the packed format"
+            )
+        model = build_arch(meta['arch_spec'])
+        if arch_signature(model) != meta.get('arch_sig'):
+            raise GenieError(f"{path}: the described architecture does not match its signature; re-create it")
+        return model
     if meta.get('arch') != type(model).__name__ or meta.get('arch_sig') != arch_signature(model):
         raise GenieError(
             f"{path} was quantized from a {meta.get('arch')} with a different architecture than this "
@@ -427,12 +603,21 @@ def load_quantized(path, model: nn.Module) -> QModel:
             f"{path} was quantized from different FP weights (fingerprint {meta.get('fp_fingerprint')} ≠ "
             f"{model_fingerprint(model)}); pass the checkpoint it was made from"
         )
+    return model
+
+# %% ../nbs/05_qmodel.ipynb #a2461743
+def load_quantized(path, model: nn.Module | None = None) -> QModel:
+    "Rebuild the quantized model saved at `path` (around `model` for a user's own class or an old file)."
+    path = Path(path)
+    ck = read_quantized(path)
+    meta = ck['meta']
+    model = _model_for(path, meta, model)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         qm = QModel(model, BitPolicy(**meta['policy']), fold_bn=meta.get('fold_bn', False), init=False)
     try:
-        load_state_exact(qm, ck['state_dict'])
-    except RuntimeError as e:
+        load_state_exact(qm, with_dropped_state(ck['state_dict'], qm))
+    except (RuntimeError, KeyError) as e:
         raise GenieError(f"{path}: stored tensors do not fit the model: {str(e).splitlines()[0]}") from None
     qm.meta = dict(meta)
     return qm.set_quant(True, True).eval()
