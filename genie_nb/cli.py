@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
 import torch
+from fastcore.imports import IN_NOTEBOOK
 from .core import *
 from .models import *
 from .data import *
 from .evaluate import evaluate
 from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
+from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
@@ -194,6 +196,14 @@ def _eval_parser(sub):
         ),
     )
 
+# %% ../nbs/09_cli.ipynb #f72cdf5f
+def _synth_data(a, model, cfg: SynthConfig, out) -> SyntheticData | None:
+    "Synthesis here, as this rank's share of a torchrun job, or by `--nproc` local ranks; None on ranks ≠ 0."
+    if a.nproc != 1:
+        return synthesize_parallel(model, cfg, a.nproc, out, a.threads, progress=not a.json)
+    show = not a.json and rank_and_world()[0] == 0
+    return synthesize_dist(model, cfg, tqdm_subscriber(desc=f'synth {a.method}') if show else None, out)
+
 # %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
     "A SynthConfig from the preset and the explicit CLI overrides."
@@ -224,12 +234,9 @@ def cmd_synth(a):
         data = real_calibration(a, model, shape)
         data.save(out)
     else:
-        data = synthesize(
-            model,
-            synth_config(a, input_shape=shape),
-            on_event=None if a.json else tqdm_subscriber(desc=f'synth {a.method}'),
-            out=out,
-        )
+        data = _synth_data(a, model, synth_config(a, input_shape=shape), out)
+    if data is None:
+        return None  # another rank of a torchrun job: rank 0 reports
     m = data.meta
     return dict(
         n=len(data),
@@ -240,6 +247,7 @@ def cmd_synth(a):
         s_per_step=m.get('s_per_step'),
         complete=data.complete,
         out=str(out),
+        ranks=a.nproc if a.nproc > 1 else rank_and_world()[1],
     )
 
 
@@ -250,7 +258,7 @@ def _add_budget(p):
         choices=['cpu', 'paper'],
         help='named budgets (default: paper on CUDA, else cpu)',
     )
-    p.add_argument('--n', type=int, default=None)
+    p.add_argument('--n', '--images', type=int, default=None, help='images (--images under torchrun)')
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
 
@@ -260,6 +268,7 @@ def _synth_parser(sub):
     p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real'])
     _add_budget(p)
     _add_real(p)
+    p.add_argument('--nproc', type=int, default=1, help='processes on this machine sharing the batches')
     p.add_argument(
         '--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists'
     )
@@ -554,13 +563,13 @@ def main(argv=None) -> int:
     try:
         set_threads(a.threads)
         seed_everything(a.seed)
-        cuda = pick_device(a.device).type == 'cuda'
+        cuda = use_rank_gpu(a.device).type == 'cuda'
         if getattr(a, 'preset', 'given') is None:
             a.preset = 'paper' if cuda else 'cpu'
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         r = a.func(a)
-        if cuda:
+        if cuda and r is not None:
             r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
             print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
     except GenieError as e:
@@ -572,10 +581,16 @@ def main(argv=None) -> int:
     except Exception as e:
         print(f"genie-nb {a.command}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(r) if a.json else a.fmt(r))
+    if r is not None:  # None: a rank other than 0, which stays silent
+        print(json.dumps(r) if a.json else a.fmt(r))
     return 0
 
 
 def cli():
     "Console-script wrapper."
     sys.exit(main())
+
+# %% ../nbs/09_cli.ipynb #e6fdcad2
+#| eval: false
+if __name__ == '__main__' and not IN_NOTEBOOK:
+    cli()
