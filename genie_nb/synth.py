@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_synth.ipynb #4a16c978
 from __future__ import annotations
-import copy, math, time, resource
+import copy, math, sys, time, resource
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import pickle, zipfile
@@ -460,6 +460,9 @@ def _resume(out, model, meta) -> list:
 # %% ../nbs/03_synth.ipynb #2f265d0a
 def _finish_meta(meta: dict, imgs: list):
     h = meta['bn_loss']
+    # one string object per layer name, however a dict arrived (made here, resumed, from another process), so that
+    # pickle's memo writes the same bytes for the same content
+    meta['layer_loss'] = [{sys.intern(k): v for k, v in d.items()} for d in meta['layer_loss']]
     meta.update(
         batches_done=len(imgs),
         n_done=sum(len(x) for x in imgs),
