@@ -132,3 +132,28 @@ def test_ranks_with_mismatched_settings_all_refuse(tmp_path):
         'GenieError: rank 1 has other settings than rank 0 (seed: 1 ≠ 0'
     )
     assert not out.exists()
+
+
+def _rank_events(out):
+    "Rank 0 asks to stop in its second round; every rank returns the events it saw and its result."
+    seen = []
+
+    def sub(ev):
+        seen.append({k: v for k, v in ev.items() if k not in ('images', 'layers')})
+        return 'stop' if ev['kind'] == 'step' and ev['batch'] == 2 else None
+
+    torch.set_num_threads(1)
+    data = synthesize_dist(load_bundled('default')[0], SynthConfig(n=16, batch=4, steps=3), sub, out)
+    return seen, None if data is None else data.meta
+
+
+def test_rank_0_alone_reports_global_steps_and_a_stop_ends_every_rank(tmp_path):
+    res = launch_local(2, _rank_events, tmp_path / 'x.pt', start_method='fork')
+    (ev0, meta0), (ev1, meta1) = res[0], res[1]
+    assert ev1 == [] and meta1 is None  # the other rank is silent
+    steps = [e for e in ev0 if e['kind'] == 'step']
+    assert [e['global_step'] for e in steps] == [2, 4, 6, 8]  # two ranks × 3 steps, then 6 + 2
+    assert all(e['advance'] == 2 and e['global_steps'] == 12 for e in steps)
+    assert [e['batch'] for e in ev0 if e['kind'] == 'batch_done'] == [0, 1]
+    assert meta0['stopped'] == 'stop requested' and meta0['batches_done'] == 2 and not meta0['complete']
+    assert torch.load(tmp_path / 'x.pt', weights_only=True)['meta']['batches_done'] == 2
