@@ -14,6 +14,14 @@ TIMINGS = ('seconds', 'batch_seconds', 's_per_step')
 ENV = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]), GENIE_NB_THREADS='1')
 
 
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    "`main(['--threads', '1', ...])` sets this process's threads: give the next tests theirs back."
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope='module')
 def ref(tmp_path_factory):
     "The one-process, one-thread file every multi-process run must reproduce."
