@@ -4,14 +4,16 @@
 
 # %% ../nbs/09_cli.ipynb #96b97b83
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, contextlib, json, os, sys, time
 from pathlib import Path
 import torch
+from fastcore.imports import IN_NOTEBOOK
 from .core import *
 from .models import *
 from .data import *
 from .evaluate import evaluate
 from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
+from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
 from .recon import QuantConfig, quantize, bench_recon
 from .core import model_fingerprint
@@ -229,6 +231,14 @@ def _eval_parser(sub):
         ),
     )
 
+# %% ../nbs/09_cli.ipynb #f72cdf5f
+def _synth_data(a, model, cfg: SynthConfig, out) -> SyntheticData | None:
+    "Synthesis here, as this rank's share of a torchrun job, or by `--nproc` local ranks; None on ranks ≠ 0."
+    if a.nproc != 1:
+        return synthesize_parallel(model, cfg, a.nproc, out, a.threads, progress=not a.json)
+    show = not a.json and rank_and_world()[0] == 0
+    return synthesize_dist(model, cfg, tqdm_subscriber(desc=f'synth {a.method}') if show else None, out)
+
 # %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
     "A SynthConfig from the preset and the explicit CLI overrides."
@@ -267,9 +277,7 @@ def _synthesize_to(a, model, meta, shape, out):
         data = real_calibration(a, model, shape)
         data.save(out)
         return data
-    cfg = synth_config(a, input_shape=shape)
-    bar = None if a.json else tqdm_subscriber(desc=f'synth {a.method}')
-    return synthesize(model, cfg, on_event=bar, out=out)
+    return _synth_data(a, model, synth_config(a, input_shape=shape), out)
 
 
 def cmd_synth(a):
@@ -277,8 +285,12 @@ def cmd_synth(a):
     out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a))
     model, meta = resolve_model(a.model, a.weights)
     shape = input_shape(a, meta)
-    with OutputLock(out):
-        data = check_not_interrupted(_synthesize_to(a, model, meta, shape, out), out)
+    lock = OutputLock(out) if rank_and_world()[0] == 0 else contextlib.nullcontext()
+    with lock:  # rank 0 writes the file; the other ranks of a torchrun job only compute
+        data = _synthesize_to(a, model, meta, shape, out)
+    if data is None:
+        return None  # another rank of a torchrun job: rank 0 reports
+    check_not_interrupted(data, out)
     m = data.meta
     return dict(
         n=len(data),
@@ -289,6 +301,7 @@ def cmd_synth(a):
         s_per_step=m.get('s_per_step'),
         complete=data.complete,
         out=str(out),
+        ranks=a.nproc if a.nproc > 1 else rank_and_world()[1],
     )
 
 
@@ -299,7 +312,7 @@ def _add_budget(p):
         choices=['cpu', 'paper'],
         help='named budgets (default: paper on CUDA, else cpu)',
     )
-    p.add_argument('--n', type=int, default=None)
+    p.add_argument('--n', '--images', type=int, default=None, help='images (--images under torchrun)')
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
 
@@ -309,6 +322,7 @@ def _synth_parser(sub):
     p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real'])
     _add_budget(p)
     _add_real(p)
+    p.add_argument('--nproc', type=int, default=1, help='processes on this machine sharing the batches')
     p.add_argument(
         '--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists'
     )
@@ -699,13 +713,13 @@ def _run(a) -> dict:
     check_options(a)
     set_threads(a.threads)
     seed_everything(a.seed)
-    cuda = pick_device(a.device).type == 'cuda'
+    cuda = use_rank_gpu(a.device).type == 'cuda'
     if getattr(a, 'preset', 'given') is None:
         a.preset = 'paper' if cuda else 'cpu'
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     r = a.func(a)
-    if cuda:
+    if cuda and r is not None:
         r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
     return r
@@ -725,10 +739,16 @@ def main(argv=None) -> int:
         return _fail(command, 'interrupted', str(e) or 'stopped by the user', 130, as_json)
     except Exception as e:
         return _fail(command, 'internal error', f"{type(e).__name__}: {e}", 1, as_json)
-    print(json.dumps(r) if a.json else a.fmt(r))
+    if r is not None:  # None: a rank other than 0, which stays silent
+        print(json.dumps(r) if a.json else a.fmt(r))
     return 0
 
 
 def cli():
     "Console-script wrapper."
     sys.exit(main())
+
+# %% ../nbs/09_cli.ipynb #e6fdcad2
+#| eval: false
+if __name__ == '__main__' and not IN_NOTEBOOK:
+    cli()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_synth.ipynb #4a16c978
 from __future__ import annotations
-import copy, math, time, resource
+import copy, math, sys, time, resource
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import pickle, zipfile
@@ -462,6 +462,9 @@ def _resume(out, model, meta) -> list:
 # %% ../nbs/03_synth.ipynb #2f265d0a
 def _finish_meta(meta: dict, imgs: list):
     h = meta['bn_loss']
+    # one string object per layer name, however a dict arrived (made here, resumed, from another process), so that
+    # pickle's memo writes the same bytes for the same content
+    meta['layer_loss'] = [{sys.intern(k): v for k, v in d.items()} for d in meta['layer_loss']]
     meta.update(
         batches_done=len(imgs),
         n_done=sum(len(x) for x in imgs),
@@ -477,28 +480,31 @@ def _result(imgs, meta, shape) -> SyntheticData:
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
 # %% ../nbs/03_synth.ipynb #2b90e2a8
-def synthesize(
-    model: nn.Module,  # the FP32 model (never modified)
-    cfg: SynthConfig | None = None,  # what to make (default: the `cpu` preset)
-    on_event=None,  # subscriber(s) for 'start', 'step', 'batch_done', 'done' events
-    out=None,  # save finished batches here after each batch; resume from it when it exists
-) -> SyntheticData:
-    "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
-    cfg = (cfg or SynthConfig.preset('cpu')).check()
+def _prepare(
+    model: nn.Module,
+    cfg: SynthConfig,  # checked settings
+    out=None,  # resume from this file when it exists
+) -> dict:
+    "Check everything, build a run: swing-patched teacher, targets, metadata, resumed batches, batch sizes."
     device = pick_device(cfg.device)
     targets = bn_targets(model)  # GenieError when there is no BatchNorm2d
     teacher = frozen_teacher(model, device, cfg.channels_last)
     shape = check_input_shape(teacher, cfg.input_shape or infer_input_shape(model))
     meta = _new_meta(cfg, shape, model_fingerprint(model), device)
-    targets = {n: (m.to(device), s.to(device)) for n, (m, s) in targets.items()}
     swing_gen = torch.Generator()
     if meta['swing']:
         add_swing(teacher, swing_gen)
-    imgs = _resume(out, model, meta) if out is not None and Path(out).exists() else []
-    sizes = [min(cfg.batch, cfg.n - i) for i in range(0, cfg.n, cfg.batch)]
-    real = _real_images(cfg.n, cfg.seed, shape) if cfg.method == 'real' else None
-    return _run_batches(
-        model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out
+    return dict(
+        cfg=cfg,
+        shape=shape,
+        device=device,
+        teacher=teacher,
+        swing_gen=swing_gen,
+        meta=meta,
+        targets={n: (m.to(device), s.to(device)) for n, (m, s) in targets.items()},
+        imgs=_resume(out, model, meta) if out is not None and Path(out).exists() else [],
+        sizes=[min(cfg.batch, cfg.n - i) for i in range(0, cfg.n, cfg.batch)],
+        real=_real_images(cfg.n, cfg.seed, shape) if cfg.method == 'real' else None,
     )
 
 # %% ../nbs/03_synth.ipynb #5e2487c3
@@ -511,62 +517,112 @@ def _one_batch(cfg, shape, device, teacher, hooks, targets, b, size, start, real
     return _measure(x.to(device), teacher, hooks, targets)
 
 
-def _run_batches(
-    model, cfg, shape, device, teacher, targets, swing_gen, meta, imgs, sizes, real, on_event, out
-):
-    t0 = time.perf_counter()
-    done0 = len(imgs)
+def _make_batch(run: dict, hooks, b: int, on_event=None) -> tuple:
+    "Batch `b` from its own seed alone: (images on the CPU, loss history, final per-layer losses, seconds)."
+    tb, cfg, sizes = time.perf_counter(), run['cfg'], run['sizes']
+    bs = _batch_seed(cfg.seed, b)
+    seed_everything(bs)
+    run['swing_gen'].manual_seed(bs)
+    x, hist, per = _one_batch(
+        cfg,
+        run['shape'],
+        run['device'],
+        run['teacher'],
+        hooks,
+        run['targets'],
+        b,
+        sizes[b],
+        sum(sizes[:b]),
+        run['real'],
+        on_event,
+    )
+    return x.detach().float().contiguous().cpu(), hist, per, time.perf_counter() - tb
+
+# %% ../nbs/03_synth.ipynb #6971df86
+def synthesize(
+    model: nn.Module,  # the FP32 model (never modified)
+    cfg: SynthConfig | None = None,  # what to make (default: the `cpu` preset)
+    on_event=None,  # subscriber(s) for 'start', 'step', 'batch_done', 'done' events
+    out=None,  # save finished batches here after each batch; resume from it when it exists
+) -> SyntheticData:
+    "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
+    run = _prepare(model, (cfg or SynthConfig.preset('cpu')).check(), out)
+    return _run_batches(run, on_event, out)
+
+# %% ../nbs/03_synth.ipynb #d17ae7bc
+def _add_batch(run: dict, x, hist, per, seconds):
+    "Append the next finished batch (in batch order) to the run's images and metadata."
+    meta = run['meta']
+    run['imgs'].append(x)
+    meta['bn_loss'].append(hist)
+    meta['layer_loss'].append(per)
+    meta['batch_seconds'].append(seconds)
+    _finish_meta(meta, run['imgs'])
+    meta['complete'] = len(run['imgs']) == len(run['sizes'])
+
+
+def _save_progress(run: dict, out, seconds: float):
+    "Save the batches finished so far to `out` (atomically), stating `seconds` of wall time."
+    if out is not None:
+        _result(run['imgs'], {**run['meta'], 'seconds': seconds}, run['shape']).save(out)
+
+# %% ../nbs/03_synth.ipynb #02658e80
+def _emit_start(run: dict, on_event):
+    cfg = run['cfg']
+    n_batches, resumed = len(run['sizes']), len(run['imgs'])
     emit(
         on_event,
         'start',
         method=cfg.method,
         n=cfg.n,
-        batches=len(sizes),
+        batches=n_batches,
         steps=cfg.steps,
-        resumed_batches=done0,
+        resumed_batches=resumed,
     )
-    try:
-        with BNStatHooks(teacher) as hooks:
-            for b in range(done0, len(sizes)):
-                tb = time.perf_counter()
-                bs = _batch_seed(cfg.seed, b)
-                seed_everything(bs)
-                swing_gen.manual_seed(bs)
-                x, hist, per = _one_batch(
-                    cfg, shape, device, teacher, hooks, targets, b, sizes[b], sum(sizes[:b]), real, on_event
-                )
-                imgs.append(x.detach().float().contiguous().cpu())
-                meta['bn_loss'].append(hist)
-                meta['layer_loss'].append(per)
-                meta['batch_seconds'].append(time.perf_counter() - tb)
-                _finish_meta(meta, imgs)
-                meta['complete'] = len(imgs) == len(sizes)
-                if out is not None:
-                    _result(
-                        imgs, {**meta, 'seconds': meta['seconds'] + time.perf_counter() - t0}, shape
-                    ).save(out)
-                if emit(
-                    on_event,
-                    'batch_done',
-                    batch=b,
-                    batches=len(sizes),
-                    loss_first=hist[0],
-                    loss_last=hist[-1],
-                    images=imgs[-1],
-                ):
-                    raise StopRequested()
-    except (StopRequested, KeyboardInterrupt) as e:
-        meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
+
+
+def _emit_batch_done(run: dict, b: int, x, hist, on_event) -> bool:
+    return emit(
+        on_event,
+        'batch_done',
+        batch=b,
+        batches=len(run['sizes']),
+        loss_first=hist[0],
+        loss_last=hist[-1],
+        images=x,
+    )
+
+
+def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
+    "Close the run: final metadata and wall time, the last save, the 'done' event."
+    meta = run['meta']
     meta['seconds'] += time.perf_counter() - t0
-    _finish_meta(meta, imgs)
-    meta['complete'] = len(imgs) == len(sizes)
-    res = _result(imgs, meta, shape)
+    _finish_meta(meta, run['imgs'])
+    meta['complete'] = len(run['imgs']) == len(run['sizes'])
+    res = _result(run['imgs'], meta, run['shape'])
     if out is not None:
         res.save(out)
     emit(
         on_event, 'done', n=len(res), complete=res.complete, seconds=meta['seconds'], stopped=meta['stopped']
     )
     return res
+
+# %% ../nbs/03_synth.ipynb #ffc8f4ac
+def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
+    "Make the unfinished batches in order, saving after each; a stop or Ctrl-C keeps the finished ones."
+    t0, meta = time.perf_counter(), run['meta']
+    _emit_start(run, on_event)
+    try:
+        with BNStatHooks(run['teacher']) as hooks:
+            for b in range(len(run['imgs']), len(run['sizes'])):
+                x, hist, per, seconds = _make_batch(run, hooks, b, on_event)
+                _add_batch(run, x, hist, per, seconds)
+                _save_progress(run, out, meta['seconds'] + time.perf_counter() - t0)
+                if _emit_batch_done(run, b, x, hist, on_event):
+                    raise StopRequested()
+    except (StopRequested, KeyboardInterrupt) as e:
+        meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
+    return _finish(run, out, t0, on_event)
 
 # %% ../nbs/03_synth.ipynb #90c6218c
 def tqdm_subscriber(
@@ -588,7 +644,7 @@ def tqdm_subscriber(
                 total=total or todo * (ev['steps'] if state['per_step'] else 1), desc=desc, **kw
             )
         elif k == 'step':
-            state['bar'].update(1)
+            state['bar'].update(ev.get('advance', 1))  # steps of all ranks
             state['bar'].set_postfix(batch=ev['batch'], loss=f"{ev['loss']:.4f}", refresh=False)
         elif k == 'batch_done' and not state['per_step']:
             state['bar'].update(1)
