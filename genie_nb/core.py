@@ -146,9 +146,15 @@ def atomic_write(
     return path
 
 # %% ../nbs/00_core.ipynb #295ffa05
+def _torch_save(obj, tmp: str):
+    "`torch.save` through an open file: the archive's inner folder name is not the temporary name."
+    with open(tmp, 'wb') as f:
+        torch.save(obj, f)
+
+
 def atomic_save(obj, path):
-    "`torch.save` to a temporary file, then rename."
-    return atomic_write(path, lambda t: torch.save(obj, t))
+    "`torch.save` to a temporary file, then rename: the same object gives the same bytes whatever the path."
+    return atomic_write(path, lambda t: _torch_save(obj, t))
 
 
 def atomic_write_text(text: str, path):
