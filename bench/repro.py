@@ -6,7 +6,8 @@ from genie_nb.core import atomic_write_text
 
 CHILD = r'''
 import hashlib, json, sys, torch
-from genie_nb import load_bundled, synthesize, SynthConfig, quantize, QuantConfig, set_threads, fmnist_loader, evaluate
+from genie_nb import load_bundled, synthesize, SynthConfig, quantize, QuantConfig, fmnist_loader, evaluate
+from genie_nb.core import set_threads
 set_threads(int(sys.argv[1]))
 model, _ = load_bundled('default')
 data = synthesize(model, SynthConfig(n=64, batch=32, steps=30, seed=0))

@@ -77,7 +77,7 @@ def assign(self: BitPolicy, names: list[str]) -> dict[str, tuple]:
 
 # %% ../nbs/05_qmodel.ipynb #d1389b50
 def op_forward(op: nn.Conv2d | nn.Linear, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    "`op(x)` with `weight` in place of `op.weight` (gradients flow to `weight`); subclasses keep their own forward."
+    "`op(x)` with `weight` in place of `op.weight` (gradients flow to it); subclasses keep their own forward."
     if type(op).forward is nn.Linear.forward:
         return F.linear(x, weight, op.bias)
     if type(op).forward is nn.Conv2d.forward:
@@ -563,7 +563,7 @@ def read_quantized(path) -> dict:
 
 # %% ../nbs/05_qmodel.ipynb #91ab07d5
 def load_state_exact(qm: nn.Module, sd: dict):
-    "`load_state_dict` (strict) with the module versions of a fresh state_dict (some modules, e.g. MNASNet, check them)."
+    "Strict `load_state_dict` with a fresh state_dict's module versions (MNASNet, for one, checks them)."
     sd = type(qm.state_dict())(sd)
     sd._metadata = getattr(qm.state_dict(), '_metadata', None)
     return qm.load_state_dict(sd)
@@ -624,12 +624,12 @@ def load_quantized(path, model: nn.Module | None = None) -> QModel:
 
 # %% ../nbs/05_qmodel.ipynb #8d4f7576
 def first_qlayer(block: nn.Module) -> list[str]:
-    "Path (inside `block`) of the first QLayer: the op that reads the block's input in a plain `x + f(x)` block."
+    "Path (inside `block`) of the first QLayer: the op reading the block's input in a plain `x + f(x)` block."
     return [n for n, m in block.named_modules() if isinstance(m, QLayer)][:1]
 
 
 def input_quant_forward(cls: type):
-    "A forward for blocks of `cls`: quantize the input once (`_q_in`), then run the class's own forward on it."
+    "A forward for blocks of `cls`: quantize the input once (`_q_in`), then run the class's own forward."
 
     def forward(b, x, *args, **kwargs):
         return cls.forward(b, b._q_in(x), *args, **kwargs)
@@ -642,7 +642,7 @@ def register_residual(
     forward=None,  # (block, x, ...) → output using `block._q_in(x)`; default `input_quant_forward(cls)`
     consumers=None,  # block → paths of the ops reading the block input; default `first_qlayer`
 ) -> type:
-    "Quantize the input of `cls` blocks once, shared by the block body and its skip; usable as a class decorator."
+    "Quantize the input of `cls` blocks once, shared by block body and skip; usable as a class decorator."
     RESIDUAL_BLOCKS[cls] = (forward or input_quant_forward(cls), consumers or first_qlayer)
     _QCLASSES.pop(cls, None)
     return cls
