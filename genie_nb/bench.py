@@ -234,7 +234,7 @@ def iters_rows(models=('default',)) -> list[dict]:
     return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie', 'brecq')]
 
 
-ABLATION_SOURCES = ['genie', 'pixels', 'zeroq', 'gaussian']  # run order: the cheaper and more telling first
+ABLATION_SOURCES = ['genie', 'pixels', 'gaussian', 'zeroq']  # run order: the cheaper and more telling first
 ABLATION_SOURCES += ['genie-noswing', 'genie-latents', 'genie-generator', 'genie-w128']
 
 
@@ -357,6 +357,9 @@ def _ordered(values, order) -> list:
     return [v for v in order if v in seen] + [v for v in seen if v not in order]
 
 
+_METHOD_ORDER = METHODS_ALL[:2] + [_MBV2_QDROP_OLD] + METHODS_ALL[2:]
+
+
 def results_markdown(csv_path='bench/results.csv') -> str:
     "Markdown tables (one per model) of top-1 by source × method × bits, each cell with its Δ to FP32."
     rows, out = read_results(csv_path), []
@@ -371,7 +374,7 @@ def results_markdown(csv_path='bench/results.csv') -> str:
             '|---|---|' + '---|' * len(bits),
         ]
         for s in _ordered((r['source'] for r in rm), SOURCES + list(SOURCE_VARIANTS)):
-            for q in _ordered((r['method'] for r in rm if r['source'] == s), METHODS_ALL + [_MBV2_QDROP_OLD]):
+            for q in _ordered((r['method'] for r in rm if r['source'] == s), _METHOD_ORDER):
                 cells = [
                     _cell(
                         [float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)],
@@ -581,11 +584,11 @@ def synth_quality(
     preset: str = 'cpu',
     steps: int | None = None,
 ) -> dict:
-    "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
+    "Genie vs pixels BN loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
     model, _ = load_bundled(model_name)
     d = {
         m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps)
-        for m in ('genie', 'zeroq')
+        for m in ('genie', 'pixels')
     }
     big = calibration_data(model, model_name, 'genie', n_balance, seed, cache_dir, preset, steps)
     with torch.no_grad():
@@ -605,6 +608,6 @@ def synth_quality(
     )
     return dict(
         res,
-        genie_le_zeroq=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['zeroq'],
+        genie_le_pixels=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['pixels'],
         balanced=res['max_class_share'] <= 0.30,
     )
