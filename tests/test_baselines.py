@@ -152,3 +152,21 @@ def test_minmax_weight_range_differs_only_on_one_sign_channels(mbv2):
         assert not (diff & ~same).any(), n  # channels with both signs are untouched
         changed, one_sign = changed + int(diff.sum()), one_sign + int(same.sum())
     assert 0 < changed <= one_sign
+
+
+# --- the command line takes its choices from the method tables ---------------------------------------------------------
+
+
+def test_cli_choices_come_from_the_method_tables():
+    from genie_nb.cli import build_parser
+    from genie_nb.recon import METHODS as PTQ
+    from genie_nb.synth import METHODS as SYN
+
+    ap = build_parser()
+    a = ap.parse_args(['quantize', '--method', 'brecq', '--round-weight', '0.3', '--data', 'pixels'])
+    assert (a.method, a.round_weight, a.data, a.weight_range) == ('brecq', 0.3, 'pixels', 'zero')
+    assert ap.parse_args(['quantize']).round_weight is None
+    for m in PTQ:
+        assert ap.parse_args(['quantize', '--method', m]).method == m
+    for m in SYN:
+        assert ap.parse_args(['synth', '--method', m]).method == m
