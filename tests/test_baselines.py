@@ -1,4 +1,4 @@
-"Each baseline is what its published code does, and none silently falls back to another method (tiny budgets)."
+"Each baseline does what its published code does and none silently falls back to another (tiny budgets)."
 
 import pytest, torch, torch.nn as nn
 from genie_nb.core import seed_everything
@@ -45,11 +45,11 @@ def _first_loss(model, x, per_image):
         return (zeroq_stat_loss if per_image else bn_stat_loss)(h.stats, bn_targets(model), x)[0].item()
 
 
-# --- ZeroQ vs pixels --------------------------------------------------------------------------------------------------
+# --- ZeroQ vs pixels ----------------------------------------------------------------------------------------
 
 
 def test_zeroq_loss_is_per_image():
-    "A batch of two flat images (+1, −1) pools to the targets: Genie's batch loss ≈ 0, ZeroQ's per-image loss ≈ 2."
+    "Two flat images (+1, −1) pool to the targets: Genie's batch loss ≈ 0, ZeroQ's per-image loss ≈ 2."
     bn = nn.Sequential(nn.BatchNorm2d(1)).eval()
     x = torch.cat([torch.ones(1, 1, 8, 8), -torch.ones(1, 1, 8, 8)])
     tg = bn_targets(bn)
@@ -85,7 +85,7 @@ def test_pixels_is_not_zeroq(model):
 
 
 def test_genie_ablation_switches_freeze_what_they_say(model):
-    "latents only leaves the generator at its init; generator only leaves the latents; both differ from Genie-D."
+    "latents-only keeps the generator at init, generator-only keeps the latents; both differ from Genie-D."
     base = SynthConfig(n=4, batch=4, steps=3, seed=2)
     full = synthesize(model, base).images
     lat = synthesize(model, SynthConfig(n=4, batch=4, steps=3, seed=2, learn_generator=False)).images
@@ -93,12 +93,14 @@ def test_genie_ablation_switches_freeze_what_they_say(model):
     assert not torch.allclose(full, lat) and not torch.allclose(full, gen) and not torch.allclose(lat, gen)
 
 
-# --- BRECQ vs AdaRound ------------------------------------------------------------------------------------------------
+# --- BRECQ vs AdaRound --------------------------------------------------------------------------------------
 
 
 def _events(model, method, x, iters=6):
     ev = []
-    cfg = QuantConfig(w_bits=4, a_bits=4, method=method, iters=iters, init_ratios=10, device='cpu', log_every=1)
+    cfg = QuantConfig(
+        w_bits=4, a_bits=4, method=method, iters=iters, init_ratios=10, device='cpu', log_every=1
+    )
     qm = quantize(model, x, cfg, on_event=ev.append)
     return qm, ev
 
@@ -112,7 +114,9 @@ def test_brecq_learns_activation_steps_only_in_its_second_stage(model):
     act = [e for e in ev if e['kind'] == 'act_unit_done']
     assert 0 < len(act) <= len([e for e in ev if e['kind'] == 'unit_done'])
     assert all(e['act_step_drift'] > 0 for e in act) and all(e['act_iters'] == 2 for e in act)
-    assert [e['kind'] for e in ev].index('act_unit_done') > max(i for i, e in enumerate(ev) if e['kind'] == 'unit_done')
+    assert [e['kind'] for e in ev].index('act_unit_done') > max(
+        i for i, e in enumerate(ev) if e['kind'] == 'unit_done'
+    )
     aqs = [q.aq for q in qm.qlayers().values() if q.aq is not None]
     assert aqs and all(bool(a.inited) for a in aqs)
     # adaround: activation steps searched before its weight stage and never changed, no second stage
@@ -121,7 +125,7 @@ def test_brecq_learns_activation_steps_only_in_its_second_stage(model):
     assert all(s != 1.0 for e in st_a for s in e) and not any(e['kind'] == 'act_unit_done' for e in ev_a)
 
 
-# --- QDrop's rounding weight --------------------------------------------------------------------------------------------
+# --- QDrop's rounding weight --------------------------------------------------------------------------------
 
 
 def test_qdrop_picks_lambda_by_architecture(model, mbv2):
@@ -131,11 +135,13 @@ def test_qdrop_picks_lambda_by_architecture(model, mbv2):
     assert round_weight_for(QuantConfig(method='genie'), mbv2) == 1.0
     assert round_weight_for(QuantConfig(method='qdrop', round_weight=0.5), mbv2) == 0.5
     x = torch.randn(32, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    qm = quantize(mbv2, x, QuantConfig(w_bits=4, a_bits=4, method='qdrop', iters=1, init_ratios=5, device='cpu'))
+    qm = quantize(
+        mbv2, x, QuantConfig(w_bits=4, a_bits=4, method='qdrop', iters=1, init_ratios=5, device='cpu')
+    )
     assert qm.meta['round_weight'] == 0.1
 
 
-# --- weight ranges -------------------------------------------------------------------------------------------------------
+# --- weight ranges ------------------------------------------------------------------------------------------
 
 
 def test_minmax_weight_range_differs_only_on_one_sign_channels(mbv2):
@@ -154,7 +160,7 @@ def test_minmax_weight_range_differs_only_on_one_sign_channels(mbv2):
     assert 0 < changed <= one_sign
 
 
-# --- the command line takes its choices from the method tables ---------------------------------------------------------
+# --- the command line takes its choices from the method tables ----------------------------------------------
 
 
 def test_cli_choices_come_from_the_method_tables():
