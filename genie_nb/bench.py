@@ -14,18 +14,49 @@ from .core import *
 from .models import load_bundled, BUNDLED
 from .data import load_fmnist, TensorBatches, FMNIST_CLASSES
 from .evaluate import evaluate
-from .synth import SynthConfig, synthesize, SyntheticData, tqdm_subscriber, bn_mismatch
+from genie_nb.synth import (
+    SynthConfig,
+    synthesize,
+    SyntheticData,
+    tqdm_subscriber,
+    bn_mismatch,
+    OPTIMISED,
+    stat_loss_kind,
+)
 from .qmodel import save_quantized, load_quantized
-from .recon import QuantConfig, quantize
+from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'GRIDS', 'OUTPUTS_MANIFEST', 'calibration_data', 'row_key',
-           'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'grid_csv',
-           'read_results', 'append_result', 'run_grid', 'row_claim', 'results_markdown', 'claim_output_dir',
-           'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images', 'images_csvs',
-           'save_figures', 'synth_quality']
+__all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS',
+           'OUTPUTS_MANIFEST', 'source_config', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
+           'real1024_rows', 'images_rows', 'iters_rows', 'ablation_rows', 'grid_csv', 'read_results', 'append_result',
+           'run_grid', 'row_claim', 'results_markdown', 'claim_output_dir', 'record_output', 'run_demo',
+           'plot_accuracy_vs_bits', 'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'synth_quality']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
+SOURCE_VARIANTS = {
+    'genie-w128': dict(method='genie', gen_width=128),  # the reference generator width
+    'genie-noswing': dict(method='genie', swing=False),  # swing convolution off
+    'genie-latents': dict(method='genie', learn_generator=False),  # latents only: frozen random generator
+    'genie-generator': dict(method='genie', learn_latents=False),  # generator only: fixed random latents
+}  # ablation sources: name → SynthConfig fields
+_CHECKED = ('method', 'steps', 'gen_width', 'lr_pixels', 'learn_latents', 'learn_generator', 'stat_loss')
+
+
+def source_config(source: str, preset: str = 'cpu', **kw) -> SynthConfig:
+    "The SynthConfig of a data source: a synthesis method, or a named variant in `SOURCE_VARIANTS`."
+    return SynthConfig.preset(preset, **{**SOURCE_VARIANTS.get(source, dict(method=source)), **kw})
+
+
+def _check_cached(d: SyntheticData, cfg: SynthConfig, out: Path):
+    "GenieError when a cached file was made with other settings than `cfg` (it would be silently wrong)."
+    want = dict(vars(cfg), stat_loss=stat_loss_kind(cfg.method))
+    old = dict(learn_latents=True, learn_generator=True, stat_loss='batch')  # files written before these keys
+    bad = [k for k in _CHECKED if d.meta.get(k, old.get(k)) != want[k]]
+    if bad:
+        raise GenieError(f"{out} was made with other settings ({', '.join(bad)}); delete it to re-make it")
+
+# %% ../nbs/10_bench.ipynb #f26ca37b
 def calibration_data(
     model,
     model_name: str,
@@ -38,23 +69,18 @@ def calibration_data(
     progress: bool = True,
 ) -> SyntheticData:
     "Synthetic (or real) calibration data for a grid row, cached under `cache_dir`."
-    cfg = SynthConfig.preset(preset, method=source, n=n, seed=seed, **({'steps': steps} if steps else {}))
+    cfg = source_config(source, preset, n=n, seed=seed, **({'steps': steps} if steps else {}))
     out = Path(cache_dir) / f'{model_name}_{source}_n{n}_steps{cfg.steps}_s{seed}.pt'
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(str(out) + '.lock', 'w') as lock:
-        fcntl.flock(
-            lock, fcntl.LOCK_EX
-        )  # a parallel grid worker needing the same data waits for it instead of redoing it
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel worker needing the same data waits for it
         if out.exists():
             d = SyntheticData.load(out, model=model)
+            _check_cached(d, cfg, out)
             if d.complete:
                 return d
-        return synthesize(
-            model,
-            cfg,
-            on_event=tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None,
-            out=out,
-        )
+        sub = tqdm_subscriber(desc=f'{source} data', leave=False) if progress else None
+        return synthesize(model, cfg, on_event=sub, out=out)
 
 # %% ../nbs/10_bench.ipynb #3ed40a63
 GRID_COLUMNS = [
@@ -130,9 +156,9 @@ def run_row(
         fp_top1=round(fp, 2),
         delta=round(top1 - fp, 2),
         n=len(data),
-        synth_steps=data.meta.get('steps') if spec['source'] in ('genie', 'zeroq') else 0,
+        synth_steps=data.meta.get('steps') if data.meta.get('method') in OPTIMISED else 0,
         iters=cfg.iters,
-        round_weight=cfg.round_weight,
+        round_weight=qm.meta['round_weight'],
         synth_seconds=round(data.meta.get('seconds', 0.0), 1),
         quant_seconds=round(tq.s, 1),
         policy=policy_str(qm.meta['policy']),
@@ -143,46 +169,59 @@ def run_row(
     )
 
 # %% ../nbs/10_bench.ipynb #b1bd396b
-SOURCES, METHODS_ALL = ['genie', 'real', 'zeroq', 'gaussian'], ['genie', 'qdrop', 'adaround', 'rtn']
+SOURCES = ['genie', 'real', 'zeroq', 'gaussian', 'pixels']  # table order and figure colour per source
+METHODS_ALL = ['genie', 'qdrop', 'brecq', 'adaround', 'rtn']  # table order of the PTQ methods
 BITS_ORDER = ('W4A4', 'W3A3', 'W2A4', 'W2A2')
+_SOURCES_V1, _METHODS_V1 = ['genie', 'real', 'pixels', 'gaussian'], ['genie', 'qdrop', 'adaround', 'rtn']
+_MBV2_QDROP_OLD = 'qdrop(λ=0.01)'  # MobileNetV2-small QDrop rows measured with the ResNet λ
 
 
 def _R(m, s, q, b, seed=0):
     return dict(model=m, source=s, method=q, bits=b, seed=seed)
 
+# %% ../nbs/10_bench.ipynb #cc5412ea
+def _grid_rows_v1() -> list[dict]:
+    "The main grid as first measured (sources and methods under their honest names)."
+    S, M, Q = _SOURCES_V1, _METHODS_V1, _MBV2_QDROP_OLD
+    rows = [_R('default', s, q, 'W2A4') for s in S for q in M]
+    rows += [_R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop', 'adaround')]
+    rows += [_R('mbv2', s, 'genie', 'W2A4') for s in ('genie', 'pixels', 'real')]
+    rows += [_R('default', s, 'genie', 'W2A4', seed) for seed in (1, 2) for s in ('genie', 'real')]
+    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real') for q in M]
+    rows += [_R('mbv2', s, q, 'W2A4') for s in ('genie', 'pixels', 'real') for q in (Q, 'rtn')]
+    rows += [
+        _R('default', s, 'genie', b, sd) for sd in (1, 2) for b in ('W4A4', 'W3A3') for s in ('genie', 'real')
+    ]
+    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('pixels', 'gaussian') for q in M]
+    bits, src = ('W4A4', 'W3A3'), ('genie', 'real', 'pixels')
+    return rows + [_R('mbv2', s, q, b) for b in bits for s in src for q in ('genie', Q, 'rtn')]
+
+# %% ../nbs/10_bench.ipynb #96f86724
+def _grid_rows_v2() -> list[dict]:
+    "Rows added with ZeroQ as published, BRECQ, and QDrop's MobileNetV2 λ (in priority order)."
+    rows = [_R('mbv2', s, 'qdrop', b) for b in ('W2A4', 'W3A3', 'W4A4') for s in ('genie', 'real')]
+    rows += [_R(m, 'zeroq', 'genie', 'W2A4') for m in ('default', 'mbv2')]
+    rows += [_R('default', s, 'brecq', 'W2A4') for s in ('genie', 'real', 'zeroq', 'gaussian')]
+    rows += [_R('mbv2', s, 'brecq', 'W2A4') for s in ('genie', 'real')]
+    rows += [_R(m, 'zeroq', q, 'W2A4') for m in ('default', 'mbv2') for q in ('qdrop', 'rtn')]
+    rows += [_R('default', 'zeroq', 'adaround', 'W2A4')]
+    rows += [_R('default', s, 'brecq', b) for b in ('W4A4', 'W3A3', 'W2A2') for s in ('genie', 'real')]
+    rows += [_R('default', 'zeroq', q, b) for b in ('W4A4', 'W3A3') for q in METHODS_ALL]
+    return rows + [_R('mbv2', 'zeroq', q, b) for b in ('W4A4', 'W3A3') for q in ('genie', 'qdrop', 'rtn')]
+
 
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     "Every row of the main grid, in the order they are run."
-    rows = [_R('default', s, q, 'W2A4') for s in SOURCES for q in METHODS_ALL]
-    rows += [_R('default', s, q, 'W2A2') for s in ('genie', 'real') for q in ('genie', 'qdrop', 'adaround')]
-    rows += [_R('mbv2', s, 'genie', 'W2A4') for s in ('genie', 'zeroq', 'real')]
-    rows += [_R('default', s, 'genie', 'W2A4', seed) for seed in (1, 2) for s in ('genie', 'real')]
-    rows += [_R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('genie', 'real') for q in METHODS_ALL]
-    rows += [_R('mbv2', s, q, 'W2A4') for s in ('genie', 'zeroq', 'real') for q in ('qdrop', 'rtn')]
-    rows += [
-        _R('default', s, 'genie', b, seed)
-        for seed in (1, 2)
-        for b in ('W4A4', 'W3A3')
-        for s in ('genie', 'real')
-    ]
-    rows += [
-        _R('default', s, q, b) for b in ('W4A4', 'W3A3') for s in ('zeroq', 'gaussian') for q in METHODS_ALL
-    ]
-    rows += [
-        _R('mbv2', s, q, b)
-        for b in ('W4A4', 'W3A3')
-        for s in ('genie', 'real', 'zeroq')
-        for q in ('genie', 'qdrop', 'rtn')
-    ]
-    return [r for r in rows if r['model'] in models]
+    return [r for r in _grid_rows_v1() + _grid_rows_v2() if r['model'] in models]
 
-
+# %% ../nbs/10_bench.ipynb #e425b967
 def real1024_rows(models=('default',)) -> list[dict]:
     "The PTQ table on real data: every method at W4A4, W3A3, W2A4, and seeds 1, 2 of the learned methods at W2A4."
-    rows = [_R('default', 'real', q, b) for b in ('W4A4', 'W3A3', 'W2A4') for q in METHODS_ALL]
-    return rows + [
+    rows = [_R('default', 'real', q, b) for b in ('W4A4', 'W3A3', 'W2A4') for q in _METHODS_V1]
+    rows += [
         _R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')
     ]
+    return rows + [_R('default', 'real', 'brecq', 'W2A4', seed) for seed in (0, 1, 2)]
 
 
 def images_rows(models=('default',)) -> list[dict]:
@@ -192,7 +231,18 @@ def images_rows(models=('default',)) -> list[dict]:
 
 def iters_rows(models=('default',)) -> list[dict]:
     "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
-    return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie')]
+    return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie', 'brecq')]
+
+
+ABLATION_SOURCES = ['genie', 'pixels', 'gaussian', 'zeroq']  # run order: the cheaper and more telling first
+ABLATION_SOURCES += ['genie-noswing', 'genie-latents', 'genie-generator', 'genie-w128']
+
+
+def ablation_rows(models=('mbv2',)) -> list[dict]:
+    "Genie-D taken apart on MobileNetV2-small with Genie-M: W2A4 seed 0 first, then W3A3, then seeds 1 and 2."
+    order = [('W2A4', 0), ('W3A3', 0)] + [(b, sd) for sd in (1, 2) for b in ('W2A4', 'W3A3')]
+    rows = [_R('mbv2', s, 'genie', b, sd) for b, sd in order for s in ABLATION_SOURCES]
+    return [r for r in rows if r['model'] in models]
 
 
 GRIDS = {
@@ -201,6 +251,7 @@ GRIDS = {
     'images64': (images_rows, 64, None),
     'images1024': (images_rows, 1024, None),
     'iters1000': (iters_rows, 256, 1000),
+    'ablation': (ablation_rows, 256, None),
 }  # name: (rows, n, iters or preset's)
 
 
@@ -306,6 +357,9 @@ def _ordered(values, order) -> list:
     return [v for v in order if v in seen] + [v for v in seen if v not in order]
 
 
+_METHOD_ORDER = METHODS_ALL[:2] + [_MBV2_QDROP_OLD] + METHODS_ALL[2:]
+
+
 def results_markdown(csv_path='bench/results.csv') -> str:
     "Markdown tables (one per model) of top-1 by source × method × bits, each cell with its Δ to FP32."
     rows, out = read_results(csv_path), []
@@ -319,8 +373,8 @@ def results_markdown(csv_path='bench/results.csv') -> str:
             '| data | method | ' + ' | '.join(bits) + ' |',
             '|---|---|' + '---|' * len(bits),
         ]
-        for s in _ordered((r['source'] for r in rm), SOURCES):
-            for q in _ordered((r['method'] for r in rm if r['source'] == s), METHODS_ALL):
+        for s in _ordered((r['source'] for r in rm), SOURCES + list(SOURCE_VARIANTS)):
+            for q in _ordered((r['method'] for r in rm if r['source'] == s), _METHOD_ORDER):
                 cells = [
                     _cell(
                         [float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)],
@@ -571,11 +625,11 @@ def synth_quality(
     preset: str = 'cpu',
     steps: int | None = None,
 ) -> dict:
-    "Genie vs ZeroQ BN-statistic loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
+    "Genie vs pixels BN loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
     model, _ = load_bundled(model_name)
     d = {
         m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps)
-        for m in ('genie', 'zeroq')
+        for m in ('genie', 'pixels')
     }
     big = calibration_data(model, model_name, 'genie', n_balance, seed, cache_dir, preset, steps)
     with torch.no_grad():
@@ -595,6 +649,6 @@ def synth_quality(
     )
     return dict(
         res,
-        genie_le_zeroq=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['zeroq'],
+        genie_le_pixels=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['pixels'],
         balanced=res['max_class_share'] <= 0.30,
     )

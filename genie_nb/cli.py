@@ -12,10 +12,17 @@ from .core import *
 from .models import *
 from .data import *
 from .evaluate import evaluate
-from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
+from genie_nb.synth import (
+    SynthConfig,
+    SyntheticData,
+    synthesize,
+    tqdm_subscriber,
+    bench_synth,
+    METHODS as SYNTH_METHODS,
+)
 from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
-from .recon import QuantConfig, quantize, bench_recon
+from .recon import QuantConfig, quantize, bench_recon, METHODS as PTQ_METHODS, WEIGHT_RANGES
 from .core import model_fingerprint
 from genie_nb.bench import (
     run_demo,
@@ -319,7 +326,7 @@ def _add_budget(p):
 
 def _synth_parser(sub):
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
-    p.add_argument('--method', default='genie', choices=['genie', 'zeroq', 'gaussian', 'real'])
+    p.add_argument('--method', default='genie', choices=list(SYNTH_METHODS))
     _add_budget(p)
     _add_real(p)
     p.add_argument('--nproc', type=int, default=1, help='processes on this machine sharing the batches')
@@ -355,8 +362,8 @@ def _data_file(a, model) -> SyntheticData:
 def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists():
         return _data_file(a, model)
-    if a.data not in ('genie', 'zeroq', 'gaussian', 'real'):
-        raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
+    if a.data not in SYNTH_METHODS:
+        raise GenieError(f"--data {a.data!r} is neither a data file nor one of {', '.join(SYNTH_METHODS)}")
     if _check_real(a, meta or {}, a.data):
         return real_calibration(a, model, shape)
     cfg = SynthConfig.preset(
@@ -382,7 +389,8 @@ def quant_config(a) -> QuantConfig:
     "A QuantConfig from the preset and the explicit CLI options (built before any work, so it checks them)."
     iters = {'iters': a.iters} if a.iters is not None else {}
     return QuantConfig.preset(a.preset, w_bits=a.w_bits, a_bits=a.a_bits, method=a.method, seed=a.seed,
-                              device=a.device, cache_device=a.cache_device, **iters)
+                              device=a.device, cache_device=a.cache_device, round_weight=a.round_weight,
+                              weight_range=a.weight_range, **iters)
 
 
 def _reconstruct(a, model, data, cfg):
@@ -424,7 +432,8 @@ def cmd_quantize(a):
         data=data.meta.get('method', a.data),
         n=len(data.images),
         iters=cfg.iters,
-        round_weight=cfg.round_weight,
+        round_weight=qm.meta['round_weight'],
+        weight_range=cfg.weight_range,
         recon_batch=cfg.recon_batch,
         seed=a.seed,
         preset=a.preset,
@@ -440,14 +449,26 @@ def cmd_quantize(a):
 
 def _quantize_parser(sub):
     p = add_common(
-        sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, AdaRound, RTN)')
+        sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, BRECQ, AdaRound, RTN)')
     )
     p.add_argument(
         '--data',
         default='genie',
-        help='a file from `genie-nb synth`, or genie|zeroq|gaussian|real to make it now',
+        help=f"a file from `genie-nb synth`, or {'|'.join(SYNTH_METHODS)} to make it now",
     )
-    p.add_argument('--method', default='genie', choices=['genie', 'qdrop', 'adaround', 'rtn'])
+    p.add_argument('--method', default='genie', choices=list(PTQ_METHODS))
+    p.add_argument(
+        '--round-weight',
+        type=float,
+        default=None,
+        help="λ of the rounding regulariser (default: the method's published value for the model's family)",
+    )
+    p.add_argument(
+        '--weight-range',
+        default='zero',
+        choices=list(WEIGHT_RANGES),
+        help='per-channel weight range: zero = always includes 0 (default), minmax = raw min/max (BRECQ)',
+    )
     p.add_argument('--w-bits', type=int, default=4)
     p.add_argument('--a-bits', type=int, default=4)
     p.add_argument(

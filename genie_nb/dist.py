@@ -8,7 +8,7 @@ import os, time, uuid
 import torch, torch.nn as nn
 import torch.distributed as dist
 from .core import *
-from .synth import SynthConfig, SyntheticData, BNStatHooks, synthesize, tqdm_subscriber
+from .synth import SynthConfig, SyntheticData, batch_hooks, synthesize, tqdm_subscriber
 from .synth import _RUN_KEYS, _prepare, _make_batch, _add_batch, _save_progress, _finish, _emit_start
 from .synth import _emit_batch_done
 
@@ -139,7 +139,7 @@ def _rounds(run: dict, first: int, on_event, out, t0: float) -> str | None:
     total = len(run['sizes'])
     progress = dict(active=0, base=first * steps, total=total * steps)
     events = global_steps(on_event, progress) if rank == 0 else None
-    with BNStatHooks(run['teacher']) as hooks:
+    with batch_hooks(run) as hooks:
         for rnd in rank_rounds(first, total, world):
             progress['active'] = len(rnd)
             gathered = [None] * world if rank == 0 else None

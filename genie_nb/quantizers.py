@@ -56,11 +56,14 @@ def search_weight_qparams(
     n_ratios: int = 100,
     p: float = 2.4,
     chunk: int = 2**22,  # max elements (ratios × weights) evaluated at once
+    zero_in_range: bool = True,  # widen each channel's range to include 0 (False: raw min/max, as BRECQ)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-channel asymmetric (scale, zero_point), each shaped (C,), by clip-ratio search."
     w2 = w.detach().reshape(len(w), -1).float()
     qmax = 2**bits - 1
-    mn, mx = w2.min(1).values.clamp(max=0), w2.max(1).values.clamp(min=0)
+    mn, mx = w2.min(1).values, w2.max(1).values
+    if zero_in_range:
+        mn, mx = mn.clamp(max=0), mx.clamp(min=0)
     rs = clip_ratios(n_ratios).to(w2.device)
     errs = []
     step = max(1, chunk // w2.numel())
@@ -184,6 +187,21 @@ def harden(self: WeightQuantizer):
 def soft_bits(self: WeightQuantizer) -> torch.Tensor:
     "h(V), the current soft bits (only while soft)."
     return rect_sigmoid(self.alpha)
+
+# %% ../nbs/04_quantizers.ipynb #ee0f0f21
+@patch
+@torch.no_grad()
+def reset_range(self: WeightQuantizer, w: torch.Tensor, n_ratios: int = 100, zero_in_range: bool = True):
+    "Search the step again under a range rule and re-derive the nearest-rounding codes (only at rest)."
+    if self.soft:
+        raise GenieError("reset_range needs a hardened quantizer (it is reconstructing now)")
+    s, z = search_weight_qparams(w, self.bits, n_ratios, zero_in_range=zero_in_range)
+    self.scale.copy_(s.view_as(self.scale))
+    self.s0.copy_(s.view_as(self.s0))
+    self.zero_point.copy_(z.view_as(self.zero_point))
+    codes = torch.clamp((w.detach() / self.s0).round() + self.zero_point, 0, self.qmax)
+    self.codes.copy_(codes.to(torch.uint8))
+    return self
 
 # %% ../nbs/04_quantizers.ipynb #451b3204
 def round_reg(h: torch.Tensor, beta: float) -> torch.Tensor:

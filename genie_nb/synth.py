@@ -15,22 +15,32 @@ from .models import *
 from .data import load_fmnist, TensorBatches
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss', 'frozen_teacher',
-           'SwingConv', 'add_swing', 'GenieGenerator', 'SynthConfig', 'infer_input_shape', 'check_input_shape',
-           'SyntheticData', 'synthesize', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+__all__ = ['METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets', 'input_stat_loss',
+           'bn_stat_loss', 'zeroq_stat_loss', 'stat_loss_kind', 'frozen_teacher', 'SwingConv', 'add_swing',
+           'GenieGenerator', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData', 'zeroq_init',
+           'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
     "Context manager: per-channel mean and unbiased std of the input of every BatchNorm2d of `model`, at each forward."
 
-    def __init__(self, model: nn.Module):
+    def __init__(
+        self,
+        model: nn.Module,
+        per_image: bool = False,  # ZeroQ's statistics: (B, C) per image, std = sqrt(var + eps)
+        eps: float = 1e-6,  # added to the variance in per-image mode (ZeroQ's value)
+    ):
         self.layers = bn_layers(model)  # raises GenieError when the model has no BN
-        self.stats, self.handles = {}, []
+        self.stats, self.handles, self.per_image, self.eps = {}, [], per_image, eps
 
     def _hook(self, name):
         def hook(mod, inp, out):
-            var, mean = torch.var_mean(inp[0], dim=(0, 2, 3), correction=1)
-            self.stats[name] = (mean, var.sqrt())
+            if self.per_image:
+                var, mean = torch.var_mean(inp[0], dim=(2, 3), correction=1)
+                self.stats[name] = (mean, (var + self.eps).sqrt())
+            else:
+                var, mean = torch.var_mean(inp[0], dim=(0, 2, 3), correction=1)
+                self.stats[name] = (mean, var.sqrt())
 
         return hook
 
@@ -68,6 +78,32 @@ def bn_stat_loss(
     if x is not None:
         per['input'] = input_stat_loss(x)
     return sum(per.values()), per
+
+# %% ../nbs/03_synth.ipynb #c3627b21
+def _per_image_d(target: torch.Tensor, got: torch.Tensor) -> torch.Tensor:
+    "ZeroQ's distance: squared difference summed over channels and images, divided by the number of images."
+    return (got - target).pow(2).sum() / len(got)
+
+
+def zeroq_stat_loss(
+    stats: dict,  # name → per-image (mean, std), each (B, C), from `BNStatHooks(per_image=True)`
+    targets: dict,  # name → (mean, std) from `bn_targets`
+    x: torch.Tensor | None = None,  # the images, for the input term (None: no input term)
+    eps: float = 1e-6,
+) -> tuple[torch.Tensor, dict]:
+    "ZeroQ's total loss and the per-layer terms (plus 'input' when `x` is given)."
+    per = {
+        n: _per_image_d(mu, stats[n][0]) + _per_image_d(sd, stats[n][1]) for n, (mu, sd) in targets.items()
+    }
+    if x is not None:
+        var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
+        per['input'] = _per_image_d(torch.zeros(()), mean) + _per_image_d(torch.ones(()), (var + eps).sqrt())
+    return sum(per.values()), per
+
+
+def stat_loss_kind(method: str) -> str:
+    "Which statistics a synthesis method matches: 'per_image' (zeroq) or 'batch' (the rest)."
+    return 'per_image' if method == 'zeroq' else 'batch'
 
 # %% ../nbs/03_synth.ipynb #33b046c7
 def frozen_teacher(model: nn.Module, device='cpu', channels_last: bool = True) -> nn.Module:
@@ -133,11 +169,13 @@ class GenieGenerator(nn.Module):
         return self.bn_out(x[..., : self.shape[1], : self.shape[2]])
 
 # %% ../nbs/03_synth.ipynb #ba788222
-METHODS = ('genie', 'zeroq', 'gaussian', 'real')
+METHODS = ('genie', 'zeroq', 'pixels', 'gaussian', 'real')
+OPTIMISED = ('genie', 'zeroq', 'pixels')  # the methods that optimise for `steps` per batch
 PRESETS = {
     'cpu': dict(n=256, batch=64, steps=200, gen_width=32),
     'paper': dict(n=1024, batch=128, steps=4000, gen_width=128),
 }
+METHOD_PRESETS = {'zeroq': dict(steps=500)}  # a method's published budget, applied on top of any preset
 
 
 @dataclass
@@ -146,15 +184,19 @@ class SynthConfig:
 
     n: int = 256  # number of images
     batch: int = 64  # images optimised together (the last batch may be smaller)
-    steps: int = 200  # optimisation steps per batch (genie, zeroq)
-    method: str = 'genie'  # 'genie', 'zeroq', 'gaussian' or 'real'
+    steps: int = 200  # optimisation steps per batch (genie, zeroq, pixels)
+    method: str = 'genie'  # one of METHODS
     seed: int = 0
     lr_latent: float = 0.1  # Adam lr of the latents (genie)
     lr_generator: float = 0.01  # Adam lr of the generator (genie)
-    lr_pixels: float = 0.5  # Adam lr of the pixels (zeroq, ZeroQ's published value)
+    lr_pixels: float = 0.5  # Adam lr of the pixels (zeroq, pixels; ZeroQ's published value)
     latent_dim: int = 256
     gen_width: int = 32  # generator channels after the Linear (reference 128)
-    swing: bool | None = None  # swing convolution; None = method default (genie on, zeroq off)
+    swing: bool | None = None  # swing convolution; None = method default (genie on, zeroq and pixels off)
+    learn_latents: bool = True  # genie: train the latents (False: fixed random latents, "generator only")
+    learn_generator: bool = (
+        True  # genie: train the generator (False: frozen random generator, "latents only")
+    )
     input_shape: tuple | None = (
         None  # (C, H, W); None = from the model (`input_shape` attribute or first conv)
     )
@@ -180,6 +222,8 @@ def check(self: SynthConfig):
         raise GenieError(f"gen_width must be at least 2, got {self.gen_width}")
     if self.image_every < 0:
         raise GenieError(f"image_every must be >= 0, got {self.image_every}")
+    if not (self.learn_latents or self.learn_generator):
+        raise GenieError("learn_latents and learn_generator are both False: nothing would be optimised")
     return self
 
 
@@ -188,7 +232,7 @@ def preset(cls: SynthConfig, name: str = 'cpu', **kw) -> SynthConfig:
     "A named budget ('cpu' or 'paper'), with any field overridden by `kw`."
     if name not in PRESETS:
         raise GenieError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return cls(**{**PRESETS[name], **kw})
+    return cls(**{**PRESETS[name], **METHOD_PRESETS.get(kw.get('method', 'genie'), {}), **kw})
 
 # %% ../nbs/03_synth.ipynb #c1dfb7a0
 def infer_input_shape(model: nn.Module) -> tuple:
@@ -328,6 +372,7 @@ def _optimize(
     on_event=None,
     image_every: int = 0,
     after_step=None,
+    loss_fn=bn_stat_loss,  # (stats, targets, x) → (loss, per-layer terms)
 ):
     "The shared loop: returns (images of the last forward, loss history, final per-layer losses)."
     hist = []
@@ -336,7 +381,7 @@ def _optimize(
             o.zero_grad(set_to_none=True)
         x = make_x()
         teacher(x)
-        loss, per = bn_stat_loss(hooks.stats, targets, x)
+        loss, per = loss_fn(hooks.stats, targets, x)
         lv = loss.item()
         if not math.isfinite(lv):
             raise _nonfinite_error(per, b, step, lv)
@@ -358,30 +403,48 @@ def _optimize(
 # %% ../nbs/03_synth.ipynb #5eb4c75f
 def _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
     g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).to(device).train()
-    z = torch.randn(size, cfg.latent_dim, device=device, requires_grad=True)
-    opt_z, opt_g = (
-        torch.optim.Adam([z], lr=cfg.lr_latent),
-        torch.optim.Adam(g.parameters(), lr=cfg.lr_generator),
-    )
-    sch_z = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_z, mode='min', patience=100, min_lr=1e-4)
-    sch_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, 0.95)
+    z = torch.randn(size, cfg.latent_dim, device=device, requires_grad=cfg.learn_latents)
+    g.requires_grad_(cfg.learn_generator)
+    opt_z = torch.optim.Adam([z], lr=cfg.lr_latent) if cfg.learn_latents else None
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_generator) if cfg.learn_generator else None
+    sch_z, sch_g = None, None
+    if opt_z is not None:
+        sch_z = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_z, mode='min', patience=100, min_lr=1e-4)
+    if opt_g is not None:
+        sch_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, 0.95)
 
     def after(step, lv):
-        sch_z.step(lv)
-        if (step + 1) % 100 == 0:
+        if sch_z is not None:
+            sch_z.step(lv)
+        if sch_g is not None and (step + 1) % 100 == 0:
             sch_g.step()
 
+    opts = [o for o in (opt_z, opt_g) if o is not None]
     return _optimize(
-        lambda: g(z), [opt_z, opt_g], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every, after
+        lambda: g(z), opts, teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every, after
     )
 
 # %% ../nbs/03_synth.ipynb #3439ac57
-def _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
+def _pixels_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
     x = torch.randn(size, *shape, device=device).contiguous(memory_format=mf).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=cfg.lr_pixels)
+    return _optimize(lambda: x, [opt], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every)
+
+
+def zeroq_init(size: int, shape, device='cpu') -> torch.Tensor:
+    "ZeroQ's starting images: uniform integers in [0, 255), centred at 127.5 and divided by 5418.75."
+    return (torch.randint(0, 255, (size, *shape), device=device).float() - 127.5) / 5418.75
+
+
+def _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
+    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    x = zeroq_init(size, shape, device).contiguous(memory_format=mf).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=cfg.lr_pixels)
+    sch = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=100, min_lr=1e-4)
     return _optimize(
         lambda: x,
-        [torch.optim.Adam([x], lr=cfg.lr_pixels)],
+        [opt],
         teacher,
         hooks,
         targets,
@@ -389,6 +452,8 @@ def _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
         b,
         on_event,
         cfg.image_every,
+        lambda step, lv: sch.step(lv),
+        zeroq_stat_loss,
     )
 
 
@@ -410,6 +475,9 @@ def _real_images(n, seed, shape):
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))[:n]]
 
 # %% ../nbs/03_synth.ipynb #867d8768
+_OLD_DEFAULTS = dict(
+    learn_latents=True, learn_generator=True, stat_loss='batch'
+)  # for files written before these switches
 _RUN_KEYS = (
     'method',
     'n',
@@ -422,6 +490,9 @@ _RUN_KEYS = (
     'latent_dim',
     'gen_width',
     'swing',
+    'learn_latents',
+    'learn_generator',
+    'stat_loss',
     'input_shape',
     'channels_last',
     'model_fingerprint',
@@ -433,7 +504,8 @@ def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
     return dict(
         asdict(cfg),
         input_shape=list(shape),
-        swing=bool(swing) and cfg.method in ('genie', 'zeroq'),
+        swing=bool(swing) and cfg.method in OPTIMISED,
+        stat_loss=stat_loss_kind(cfg.method),
         device=str(device),
         model_fingerprint=fp,
         torch_version=str(torch.__version__),
@@ -449,7 +521,7 @@ def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
 
 def _resume(out, model, meta) -> list:
     prev = SyntheticData.load(out, model=model)
-    diff = [k for k in _RUN_KEYS if prev.meta.get(k) != meta[k]]
+    diff = [k for k in _RUN_KEYS if prev.meta.get(k, _OLD_DEFAULTS.get(k)) != meta[k]]
     if diff:
         raise GenieError(
             f"{out} holds a run with different settings ({', '.join(f'{k}: {prev.meta.get(k)!r} ≠ {meta[k]!r}' for k in diff)}); "
@@ -471,7 +543,7 @@ def _finish_meta(meta: dict, imgs: list):
         bn_loss_first=sum(x[0] for x in h) / len(h) if h else None,
         bn_loss_last=sum(x[-1] for x in h) / len(h) if h else None,
         s_per_step=(sum(meta['batch_seconds']) / sum(len(x) for x in h))
-        if h and meta['method'] in ('genie', 'zeroq')
+        if h and meta['method'] in OPTIMISED
         else None,
     )
 
@@ -513,6 +585,8 @@ def _one_batch(cfg, shape, device, teacher, hooks, targets, b, size, start, real
         return _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
     if cfg.method == 'zeroq':
         return _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
+    if cfg.method == 'pixels':
+        return _pixels_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
     x = real[start : start + size] if cfg.method == 'real' else torch.randn(size, *shape)
     return _measure(x.to(device), teacher, hooks, targets)
 
@@ -608,12 +682,17 @@ def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
     return res
 
 # %% ../nbs/03_synth.ipynb #ffc8f4ac
+def batch_hooks(run: dict) -> BNStatHooks:
+    "The BN-statistic hooks a run's batches use: per image for ZeroQ, per batch otherwise."
+    return BNStatHooks(run['teacher'], per_image=run['cfg'].method == 'zeroq')
+
+
 def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
     "Make the unfinished batches in order, saving after each; a stop or Ctrl-C keeps the finished ones."
     t0, meta = time.perf_counter(), run['meta']
     _emit_start(run, on_event)
     try:
-        with BNStatHooks(run['teacher']) as hooks:
+        with batch_hooks(run) as hooks:
             for b in range(len(run['imgs']), len(run['sizes'])):
                 x, hist, per, seconds = _make_batch(run, hooks, b, on_event)
                 _add_batch(run, x, hist, per, seconds)
@@ -638,7 +717,7 @@ def tqdm_subscriber(
     def sub(ev):
         k = ev['kind']
         if k == 'start':
-            state['per_step'] = ev['method'] in ('genie', 'zeroq')
+            state['per_step'] = ev['method'] in OPTIMISED
             todo = ev['batches'] - ev['resumed_batches']
             state['bar'] = tqdm(
                 total=total or todo * (ev['steps'] if state['per_step'] else 1), desc=desc, **kw
@@ -685,7 +764,7 @@ def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
         return step
     opts, make_x = [], None
     if method == 'zeroq':
-        x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        x = zeroq_init(batch, shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
         opts, make_x = [torch.optim.Adam([x], lr=cfg.lr_pixels)], (lambda: x)
     else:
         g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).train()
@@ -700,7 +779,8 @@ def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
             o.zero_grad(set_to_none=True)
         x = make_x()
         teacher(x)
-        bn_stat_loss(hooks.stats, targets, x)[0].backward()
+        loss_fn = zeroq_stat_loss if method == 'zeroq' else bn_stat_loss
+        loss_fn(hooks.stats, targets, x)[0].backward()
         for o in opts:
             o.step()
 
@@ -734,7 +814,7 @@ def bench_synth(
             add_swing(t, torch.Generator().manual_seed(seed))
         if not frozen:
             t.requires_grad_(True)
-        with BNStatHooks(t) as h:
+        with BNStatHooks(t, per_image=name == 'zeroq') as h:
             res[f'{name}_s'] = _time_steps(
                 _bench_step(name.split('_')[0], t, h, targets, shape, batch, c), steps, warmup
             )

@@ -15,7 +15,15 @@ from .data import TensorBatches
 from .evaluate import evaluate, layer_report, fp_layer_outputs
 from .qmodel import QModel, BitPolicy
 from .recon import quantize, QuantConfig
-from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, bn_stat_loss, frozen_teacher
+from genie_nb.synth import (
+    synthesize,
+    SynthConfig,
+    BNStatHooks,
+    bn_targets,
+    bn_stat_loss,
+    frozen_teacher,
+    OPTIMISED,
+)
 
 # %% auto #0
 __all__ = ['fig_png', 'image_grid', 'QuantBank', 'QuantErrorExplorer', 'SynthViewer', 'run_in_thread', 'wait_for',
@@ -250,8 +258,7 @@ def on_event(self: SynthViewer, ev: dict):
         self.t_start = time.perf_counter()
         self.bar.max = max(
             1,
-            (ev['batches'] - ev['resumed_batches'])
-            * (ev['steps'] if ev['method'] in ('genie', 'zeroq') else 1),
+            (ev['batches'] - ev['resumed_batches']) * (ev['steps'] if ev['method'] in OPTIMISED else 1),
         )
     elif k == 'step':
         self.bar.value += 1
@@ -259,7 +266,7 @@ def on_event(self: SynthViewer, ev: dict):
         if 'images' in ev and ev['step'] % self.every == 0 and self.due():
             self.draw(ev['images'], ev)
     elif k == 'batch_done':
-        if self.cfg.method not in ('genie', 'zeroq'):
+        if self.cfg.method not in OPTIMISED:
             self.bar.value += 1
             self.draw(ev['images'], ev)
     elif k == 'done':

@@ -55,7 +55,7 @@ def test_bits_out_of_range(kw):
 
 def test_bad_method_and_preset():
     with pytest.raises(GenieError, match='method'):
-        QuantConfig(method='brecq')
+        QuantConfig(method='gptq')
     with pytest.raises(GenieError, match='preset'):
         QuantConfig.preset('gpu')
 

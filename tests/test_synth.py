@@ -119,7 +119,7 @@ def test_user_model_unchanged(model):
     assert all(len(bn._forward_hooks) == 0 for _, bn in bn_layers(model))
 
 
-@pytest.mark.parametrize('method', ['zeroq', 'gaussian', 'real'])
+@pytest.mark.parametrize('method', ['zeroq', 'pixels', 'gaussian', 'real'])
 def test_other_sources_same_interface(model, method):
     d = synthesize(model, replace(TINY, method=method))
     assert d.images.shape == (6, 1, 32, 32) and d.meta['method'] == method and d.complete
