@@ -35,7 +35,7 @@ FAMILY_ROUND_WEIGHT = {
 }
 BRECQ_ACT_STAGE = dict(iters_ratio=0.25, lr=4e-4, p=2.4)  # BRECQ: iters_a 5000 / iters_w 20000, --lr, --p
 WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) | raw min/max (BRECQ)
-CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (≈ 2.3 CPU-min est. from measured CPU time, see the end)
+CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (measured CPU time: see the end)
 PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
 
 
@@ -296,7 +296,7 @@ def reconstruct_unit(
     device='cpu',
     seed: int = 0,
 ) -> dict:
-    "Optimise one unit's soft bits and steps as `cfg.method` prescribes, then harden it; returns loss statistics."
+    "Optimise one unit's soft bits and steps as `cfg.method` prescribes, then harden it; return loss stats."
     qls, device = unit_qlayers(unit), torch.device(device)
     ne = min(cfg.eval_samples, len(x_q))
     rtn_loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
@@ -352,7 +352,8 @@ def calib_images(data) -> tuple[torch.Tensor, str, dict]:
     imgs, meta = getattr(data, 'images', None), getattr(data, 'meta', None) or {}
     if not torch.is_tensor(imgs):
         raise GenieError(
-            f"calibration data must be an (N, C, H, W) image tensor or have an .images tensor, not {type(data).__name__}"
+            "calibration data must be an (N, C, H, W) image tensor or have an .images tensor, not "
+            f"{type(data).__name__}"
         )
     return imgs, str(meta.get('method', 'tensor')), dict(meta)
 
@@ -361,7 +362,8 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
     "Bad calibration input is a clear error: shape, dtype, count, or a shape the model cannot take."
     if images.dim() != 4 or not images.is_floating_point():
         raise GenieError(
-            f"calibration images must be a float tensor (N, C, H, W); got {images.dtype} of shape {tuple(images.shape)}"
+            f"calibration images must be a float tensor (N, C, H, W); got {images.dtype} of shape "
+            f"{tuple(images.shape)}"
         )
     if len(images) < cfg.recon_batch:
         raise GenieError(
@@ -370,19 +372,23 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
         )
     if not torch.isfinite(images).all():
         bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
-        raise GenieError(f"{bad} of {len(images)} calibration images hold NaN or Inf values; quantizing on them "
-                         "would give a meaningless model: re-create the data")
+        raise GenieError(
+            f"{bad} of {len(images)} calibration images hold NaN or Inf values; quantizing on them "
+            "would give a meaningless model: re-create the data"
+        )
     first = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if isinstance(first, nn.Conv2d) and images.shape[1] != first.in_channels:
         raise GenieError(
-            f"calibration images have {images.shape[1]} channels but the model's first conv expects {first.in_channels}"
+            f"calibration images have {images.shape[1]} channels but the model's first conv expects "
+            f"{first.in_channels}"
         )
     try:
         with torch.no_grad():
             copy.deepcopy(model).eval().cpu()(images[:2].cpu())
     except RuntimeError as e:
         raise GenieError(
-            f"the model cannot run on calibration images of shape {tuple(images.shape[1:])}: {str(e).splitlines()[0]}"
+            f"the model cannot run on calibration images of shape {tuple(images.shape[1:])}: "
+            f"{str(e).splitlines()[0]}"
         ) from None
 
 # %% ../nbs/06_recon.ipynb #9d017c21
@@ -670,7 +676,7 @@ def register_unit(
     forward=None,
     consumers=None,  # passed to `register_residual` (implies residual=True)
 ) -> type:
-    "Make every `cls` block one reconstruction unit (optionally with a quantized skip); returns `cls` (decorator use)."
+    "Make every `cls` block one reconstruction unit (optionally with a quantized skip); return `cls`."
     global UNIT_TYPES
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise GenieError(f"register_unit needs an nn.Module subclass, got {cls!r}")

@@ -22,7 +22,7 @@ __all__ = ['METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
-    "Context manager: per-channel mean and unbiased std of the input of every BatchNorm2d of `model`, at each forward."
+    "Context manager: per-channel mean and unbiased std of every BatchNorm2d input of `model`, each forward."
 
     def __init__(
         self,
@@ -63,7 +63,7 @@ def bn_targets(model: nn.Module, eps: float = 1e-6) -> dict:
 
 # %% ../nbs/03_synth.ipynb #961ab300
 def input_stat_loss(x: torch.Tensor) -> torch.Tensor:
-    "Reference input term: per image and channel, mean → 0 and unbiased std → 1 (sum over channels, mean over images)."
+    "Reference input term: per image and channel, mean → 0, unbiased std → 1 (sum channels, mean images)."
     var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
     return (mean.pow(2).sum() + (1 - var.sqrt()).pow(2).sum()) / len(x)
 
@@ -113,7 +113,7 @@ def frozen_teacher(model: nn.Module, device='cpu', channels_last: bool = True) -
 
 # %% ../nbs/03_synth.ipynb #5acaf89b
 class SwingConv(nn.Module):
-    "Wrap a strided conv: reflect-pad 1, crop back at a random offset (one per forward), then the original conv."
+    "Wrap a strided conv: reflect-pad 1, crop back at a random offset (one per forward), then the conv."
 
     def __init__(self, conv: nn.Conv2d, gen: torch.Generator | None = None):
         super().__init__()
@@ -131,7 +131,7 @@ def _set_module(root: nn.Module, name: str, new: nn.Module):
 
 
 def add_swing(model: nn.Module, gen: torch.Generator | None = None) -> list[str]:
-    "Wrap, in place, every Conv2d of `model` whose stride is not 1 in a `SwingConv`; return the wrapped names."
+    "Wrap, in place, every Conv2d of `model` with a stride other than 1 in a `SwingConv`; return their names."
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and tuple(m.stride) != (1, 1)]
     for n in names:
         _set_module(model, n, SwingConv(model.get_submodule(n), gen))
@@ -279,7 +279,8 @@ class SyntheticData:
 
     def __repr__(self):
         m = self.meta
-        return f"SyntheticData({len(self)}×{tuple(self.images.shape[1:])}, method={m.get('method')!r}, complete={m.get('complete')})"
+        shape = tuple(self.images.shape[1:])
+        return f"SyntheticData({len(self)}×{shape}, method={m.get('method')!r}, complete={m.get('complete')})"
 
     @property
     def complete(self) -> bool:
@@ -308,13 +309,15 @@ def _read_synth(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise GenieError(
-            f"synthetic-data file {path} does not exist; create it with synthesize(..., out=...) or `genie-nb synth --out`"
+            f"synthetic-data file {path} does not exist; create it with synthesize(..., out=...) or "
+            "`genie-nb synth --out`"
         )
     try:
         d = torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise GenieError(
-            f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: {type(e).__name__}); re-create it"
+            f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: "
+            f"{type(e).__name__}); re-create it"
         ) from None
     if not (
         isinstance(d, dict)
@@ -323,7 +326,8 @@ def _read_synth(path) -> dict:
         and isinstance(d.get('meta'), dict)
     ):
         raise GenieError(
-            f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with images and meta)"
+            f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with "
+            "images and meta)"
         )
     return verify_checked(d, path, 'synthetic-data file')
 
@@ -524,7 +528,8 @@ def _resume(out, model, meta) -> list:
     diff = [k for k in _RUN_KEYS if prev.meta.get(k, _OLD_DEFAULTS.get(k)) != meta[k]]
     if diff:
         raise GenieError(
-            f"{out} holds a run with different settings ({', '.join(f'{k}: {prev.meta.get(k)!r} ≠ {meta[k]!r}' for k in diff)}); "
+            f"{out} holds a run with different settings "
+            f"({', '.join(f'{k}: {prev.meta.get(k)!r} ≠ {meta[k]!r}' for k in diff)}); "
             "use another --out or delete it to start over"
         )
     for k in ('bn_loss', 'layer_loss', 'batch_seconds', 'batches_done', 'seconds'):
@@ -534,7 +539,7 @@ def _resume(out, model, meta) -> list:
 # %% ../nbs/03_synth.ipynb #2f265d0a
 def _finish_meta(meta: dict, imgs: list):
     h = meta['bn_loss']
-    # one string object per layer name, however a dict arrived (made here, resumed, from another process), so that
+    # one string object per layer name, however a dict arrived (made here, resumed, from another process), so
     # pickle's memo writes the same bytes for the same content
     meta['layer_loss'] = [{sys.intern(k): v for k, v in d.items()} for d in meta['layer_loss']]
     meta.update(
@@ -793,11 +798,11 @@ def bench_synth(
     steps: int = 10,
     warmup: int = 2,
     gen_width: int | None = None,  # default: the cpu preset's
-    reference: bool = True,  # also time the reference generator (width 128, no channels_last, teacher grads on)
+    reference: bool = True,  # also time the reference generator (width 128, no channels_last, teacher grads)
     input_shape=None,
     seed: int = 0,
 ) -> dict:
-    "Seconds per synthesis step of genie, zeroq (and the reference generator) vs the frozen-teacher floor, and peak RSS."
+    "Seconds per synthesis step of genie, zeroq (and the reference generator) vs the teacher floor; peak RSS."
     seed_everything(seed)
     shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
     cfg = SynthConfig(batch=batch, gen_width=gen_width or PRESETS['cpu']['gen_width'], input_shape=shape)

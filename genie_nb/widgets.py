@@ -94,7 +94,7 @@ class QuantBank:
 
 # %% ../nbs/08_widgets.ipynb #80084474
 class QuantErrorExplorer:
-    "Bit-width sliders (global + per layer) → per-layer SQNR/MSE vs FP32 on a held batch, and top-1 on a test slice."
+    "Bit-width sliders (global, per layer) → per-layer SQNR/MSE vs FP32 on held images; top-1 on test images."
 
     def __init__(
         self,
@@ -167,7 +167,8 @@ def update(self: QuantErrorExplorer):
     t1 = time.perf_counter()
     if self.test is not None:
         self.top1 = evaluate(self.qm, TensorBatches(*self.test, batch_size=500))['top1']
-        self.acc.value = f"<b>top-1 on {len(self.test[0])} test images: {self.top1:.2f} %</b> (W{self.w.value}A{self.a.value}, {len(self.overrides)} overrides)"
+        setting = f"W{self.w.value}A{self.a.value}, {len(self.overrides)} overrides"
+        self.acc.value = f"<b>top-1 on {len(self.test[0])} test images: {self.top1:.2f} %</b> ({setting})"
     self.timing.value = f"chart {t1 - t0:.2f} s, total {time.perf_counter() - t0:.2f} s"
     self.seconds = (t1 - t0, time.perf_counter() - t0)
 
@@ -215,7 +216,7 @@ def _ipython_display_(self: QuantErrorExplorer):
 
 # %% ../nbs/08_widgets.ipynb #82f23f0d
 class SynthViewer:
-    "Live view of a running `synthesize`: image grid with predicted classes, loss curve, progress, stop button."
+    "Live view of a running `synthesize`: image grid with predicted classes, loss curve, progress, stop."
 
     def __init__(
         self,
@@ -278,7 +279,7 @@ def on_event(self: SynthViewer, ev: dict):
 
 @patch
 def due(self: SynthViewer) -> bool:
-    "Is a refresh affordable? The first always is; later ones while drawing stays under `max_overhead` of the run."
+    "Is a refresh affordable? The first always is; later ones while drawing stays under `max_overhead`."
     return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (
         time.perf_counter() - self.t_start
     )
@@ -300,11 +301,12 @@ def draw(self: SynthViewer, images, ev):
     self.curve.value = fig_png(fig)
     self.refreshes += 1
     self.draw_seconds += time.perf_counter() - t0
-    self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {self.losses[-1] if self.losses else float('nan'):.4f}"
+    loss = self.losses[-1] if self.losses else float('nan')
+    self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {loss:.4f}"
 
 # %% ../nbs/08_widgets.ipynb #4a2fdb00
 def run_in_thread(view, work, background: bool = True):
-    "Run `work()` for a live view (in a daemon thread by default), recording errors on `view.error`/`view.status`."
+    "Run `work()` for a live view (in a daemon thread by default); errors go to `view.error`/`view.status`."
 
     def guarded():
         try:
@@ -366,7 +368,7 @@ def bench_synthviewer(
     every: int = 25,
     repeats: int = 3,
 ) -> dict:
-    "Seconds of one synthesis run without and with a `SynthViewer` (refresh every `every` steps); best of `repeats`."
+    "Seconds of a synthesis run without and with a `SynthViewer` (refresh every `every` steps)."
     if model is None:
         from genie_nb.models import load_bundled, ResNet20
 
@@ -416,7 +418,7 @@ def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> 
 
 # %% ../nbs/08_widgets.ipynb #09338df0
 class BNAlignment:
-    "Per BN layer: stored vs measured mean/std for several data sources, a layer selector and a mismatch summary."
+    "Per BN layer: stored vs measured mean/std for several data sources; layer selector; mismatch summary."
 
     def __init__(self, model: nn.Module, sources: dict):  # {name: images tensor or SyntheticData}
         self.targets = bn_targets(model)
@@ -484,7 +486,7 @@ def _ipython_display_(self: BNAlignment):
 
 # %% ../nbs/08_widgets.ipynb #93ad2d14
 class ReconDashboard:
-    "Live view of a running `quantize`: per-unit loss curves, β, soft-bit histogram, step-size drift; progress; stop."
+    "Live view of a running `quantize`: per-unit losses, β, soft-bit histogram, step drift, progress, stop."
 
     def __init__(
         self,
