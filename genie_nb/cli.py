@@ -278,7 +278,7 @@ def _synth_parser(sub):
 # %% ../nbs/09_cli.ipynb #6e241ad4
 def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists():
-        return SyntheticData.load(a.data, model=model)
+        return SyntheticData.load(a.data, model=model, input_shape=shape)
     if a.data not in ('genie', 'zeroq', 'gaussian', 'real'):
         raise GenieError(f"--data {a.data!r} is neither a data file nor one of genie, zeroq, gaussian, real")
     if _check_real(a, meta or {}, a.data):
@@ -371,7 +371,8 @@ def _quantize_parser(sub):
     p.add_argument(
         '--data',
         default='genie',
-        help='a file from `genie-nb synth`, or genie|zeroq|gaussian|real to make it now',
+        help='a file from `genie-nb synth` or a plain (N, C, H, W) image tensor file, '
+        'or genie|zeroq|gaussian|real to make it now',
     )
     p.add_argument('--method', default='genie', choices=['genie', 'qdrop', 'adaround', 'rtn'])
     p.add_argument('--w-bits', type=int, default=4)
