@@ -1,32 +1,35 @@
 """Run the official Genie code (SamsungLabs/Genie) on genie_nb's bundled models, from the outside.
 
-The official checkout lives OUTSIDE this repository (e.g. /work/scratch/genie_official, made with `git archive`);
-nothing of it is copied here. This script imports its modules (`distill`, `reconstruct`, `quantizer`, `utils`) and
-calls them exactly as its `main.py` does (distill_data -> quantize_model -> reconstruct), changing none of its
-algorithms. What is adapted, all from the outside:
+The official checkout lives OUTSIDE this repository (e.g. /work/scratch/genie_official, made with `git
+archive`); nothing of it is copied here. This script imports its modules (`distill`, `reconstruct`,
+`quantizer`, `utils`) and calls them exactly as its `main.py` does (distill_data -> quantize_model ->
+reconstruct), changing none of its algorithms. What is adapted, all from the outside:
 
-1. Device: `torch.Tensor.cuda` and `nn.Module.cuda` become no-ops (the code calls `.cuda()` everywhere; CPU here).
-2. API drift: torch 2.14 removed `ReduceLROnPlateau(verbose=...)`; a subclass accepting and ignoring `verbose`
-   (it only controlled printing) is installed in `torch.optim.lr_scheduler` for this process.
-3. Generator size: `distill_data` builds `Generator(latent_dim=256)`, i.e. image_size=224 and 3 output channels.
-   `distill.Generator` is replaced by a factory that builds the official class with image_size=32 and rebuilds its last
-   Conv2d(64 -> 3) and BatchNorm2d(3, affine=False) are rebuilt with 1 channel (the bundled models take 1x32x32).
-   Everything else in the generator (widths 128/64, layers, init) is the official one.
-   Not adapted: the per-image input term's targets are hard-coded as `torch.zeros(1, 3)` / `torch.ones(1, 3)`;
-   with a 1-channel image they broadcast, so that term counts 3 times. Left as the code does it.
-4. Model: the official model files add an `nn.Identity` module for the residual skip so that it gets quantized
-   (sharing the block's input quantizer through the tensor attribute trick). The bundled models use torchvision's
-   `BasicBlock` / `InvertedResidual`, which add the skip inline. Each such block is wrapped in a class of the same
-   name whose forward is the official model file's forward (BasicBlock: conv1, bn1, relu, conv2, bn2, identity(x) or
-   downsample(x), add, relu; InvertedResidual: conv(x) + identity(x)), holding the same submodules and weights.
-   The FP32 outputs are checked to be unchanged.
+1. Device: `torch.Tensor.cuda` and `nn.Module.cuda` become no-ops (the code calls `.cuda()` everywhere; CPU
+   here).
+2. API drift: torch 2.14 removed `ReduceLROnPlateau(verbose=...)`; a subclass accepting and ignoring
+   `verbose` (it only controlled printing) is installed in `torch.optim.lr_scheduler` for this process.
+3. Generator size: `distill_data` builds `Generator(latent_dim=256)`, i.e. image_size=224 and 3 output
+   channels. `distill.Generator` is replaced by a factory that builds the official class with image_size=32
+   and rebuilds its last Conv2d(64 -> 3) and BatchNorm2d(3, affine=False) with 1 channel (the
+   bundled models take 1x32x32). Everything else in the generator (widths 128/64, layers, init) is the
+   official one. Not adapted: the per-image input term's targets are hard-coded as `torch.zeros(1, 3)` /
+   `torch.ones(1, 3)`; with a 1-channel image they broadcast, so that term counts 3 times. Left as the code
+   does it.
+4. Model: the official model files add an `nn.Identity` module for the residual skip so that it gets
+   quantized (sharing the block's input quantizer through the tensor attribute trick). The bundled models
+   use torchvision's `BasicBlock` / `InvertedResidual`, which add the skip inline. Each such block is
+   wrapped in a class of the same name whose forward is the official model file's forward (BasicBlock:
+   conv1, bn1, relu, conv2, bn2, identity(x) or downsample(x), add, relu; InvertedResidual: conv(x) +
+   identity(x)), holding the same submodules and weights. The FP32 outputs are checked to be unchanged.
 5. Seeds: the official code sets none; this script seeds torch, numpy and random before synthesis and again
    before reconstruction.
-6. Data and evaluation: calibration = the official synthetic images; top-1 on the 10k Fashion-MNIST test images
-   with genie_nb's loader and `evaluate` (the official evaluator reads an ImageFolder).
+6. Data and evaluation: calibration = the official synthetic images; top-1 on the 10k Fashion-MNIST test
+   images with genie_nb's loader and `evaluate` (the official evaluator reads an ImageFolder).
 
 Synthetic images are cached per (model, seed) under --cache so W4A4/W3A3/W2A4 rows of one seed reuse one
-synthesis (resumable at that grain); rows are appended to the CSV one at a time and finished rows are skipped.
+synthesis (resumable at that grain); rows are appended to the CSV one at a time and finished rows are
+skipped.
 """
 
 import argparse
@@ -56,9 +59,29 @@ ROWS = [  # the order asked for: ResNet-20 W4A4 seed 0, MBv2 W2A4 seed 0, then t
     ('mbv2', 'W2A4', 2),
 ]
 FIELDS = [
-    'impl', 'model', 'data', 'method', 'bits', 'seed', 'top1', 'fp_top1', 'delta', 'n', 'synth_batch',
-    'synth_steps', 'iters', 'recon_batch_arg', 'recon_batch_effective', 'round_weight', 'synth_seconds',
-    'quant_seconds', 'eval_seconds', 'threads', 'torch', 'adapted', 'command',
+    'impl',
+    'model',
+    'data',
+    'method',
+    'bits',
+    'seed',
+    'top1',
+    'fp_top1',
+    'delta',
+    'n',
+    'synth_batch',
+    'synth_steps',
+    'iters',
+    'recon_batch_arg',
+    'recon_batch_effective',
+    'round_weight',
+    'synth_seconds',
+    'quant_seconds',
+    'eval_seconds',
+    'threads',
+    'torch',
+    'adapted',
+    'command',
 ]
 
 
@@ -147,14 +170,22 @@ def adapt_model(model: nn.Module) -> tuple[nn.Module, str]:
     model = copy.deepcopy(model).float().eval()
     swapped = []
     for name, mod in list(model.named_modules()):
-        new = BasicBlock(mod) if isinstance(mod, TvBB) else InvertedResidual(mod) if isinstance(mod, TvIR) else None
+        new = (
+            BasicBlock(mod)
+            if isinstance(mod, TvBB)
+            else InvertedResidual(mod)
+            if isinstance(mod, TvIR)
+            else None
+        )
         if new is None:
             continue
         parent = model.get_submodule(name.rsplit('.', 1)[0]) if '.' in name else model
         setattr(parent, name.rsplit('.', 1)[-1], new)
         swapped.append(type(new).__name__)
     n_id = sum(isinstance(m, nn.Identity) for m in model.modules())
-    note = f'{len(swapped)} torchvision {swapped[0]} wrapped with the official forward, {n_id} nn.Identity skips'
+    note = (
+        f'{len(swapped)} torchvision {swapped[0]} wrapped with the official forward, {n_id} nn.Identity skips'
+    )
     return model, note
 
 
@@ -195,8 +226,14 @@ def official_quantize(reconstruct, model, images, w_bits, a_bits, args, seed: in
     seed_all(seed)
     qmodel = reconstruct.quantize_model(model, w_bits, a_bits, (nn.Conv2d, nn.Linear, nn.Identity))
     units = (
-        'BasicBlock', 'Bottleneck', 'ResBottleneckBlock', 'DwsConvBlock', 'ConvBlock', 'InvertedResidual',
-        'Linear', 'Conv2d',
+        'BasicBlock',
+        'Bottleneck',
+        'ResBottleneckBlock',
+        'DwsConvBlock',
+        'ConvBlock',
+        'InvertedResidual',
+        'Linear',
+        'Conv2d',
     )
     reconstruct.reconstruct(
         model, qmodel, images, units, round_weight=1.0, iterations=args.iters, batch_size=args.recon_batch
@@ -210,7 +247,9 @@ def done_keys(csv_path: Path) -> set:
         return set()
     with open(csv_path) as f:
         return {
-            (r['model'], r['bits'], int(r['seed'])) for r in csv.DictReader(f) if r['impl'] == 'official_genie'
+            (r['model'], r['bits'], int(r['seed']))
+            for r in csv.DictReader(f)
+            if r['impl'] == 'official_genie'
         }
 
 
@@ -243,20 +282,40 @@ def run_row(mods, name, bits, seed, args) -> dict:
     top1 = genie_nb.evaluate(qmodel, genie_nb.fmnist_loader('test'))['top1']
     eval_s = time.time() - t0
     return dict(
-        impl='official_genie', model=name, data='official_genie', method='genie', bits=bits, seed=seed,
-        top1=round(top1, 2), fp_top1=meta['test_top1'], delta=round(top1 - meta['test_top1'], 2),
-        n=len(images), synth_batch=args.synth_batch, synth_steps=args.synth_steps, iters=args.iters,
-        recon_batch_arg=args.recon_batch, recon_batch_effective=len(images) // 32, round_weight=1.0,
-        synth_seconds=round(synth_s, 1), quant_seconds=round(quant_s, 1), eval_seconds=round(eval_s, 1),
-        threads=torch.get_num_threads(), torch=str(torch.__version__), adapted=note + f'; max FP32 diff {diff:.1e}',
+        impl='official_genie',
+        model=name,
+        data='official_genie',
+        method='genie',
+        bits=bits,
+        seed=seed,
+        top1=round(top1, 2),
+        fp_top1=meta['test_top1'],
+        delta=round(top1 - meta['test_top1'], 2),
+        n=len(images),
+        synth_batch=args.synth_batch,
+        synth_steps=args.synth_steps,
+        iters=args.iters,
+        recon_batch_arg=args.recon_batch,
+        recon_batch_effective=len(images) // 32,
+        round_weight=1.0,
+        synth_seconds=round(synth_s, 1),
+        quant_seconds=round(quant_s, 1),
+        eval_seconds=round(eval_s, 1),
+        threads=torch.get_num_threads(),
+        torch=str(torch.__version__),
+        adapted=note + f'; max FP32 diff {diff:.1e}',
         command='python bench/peers/official_genie.py ' + ' '.join(sys.argv[1:]),
     )
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--genie-dir', required=True, help='official SamsungLabs/Genie checkout (outside the repo)')
-    p.add_argument('--rows', default='all', help="'all' (the fixed order) or model:bits:seed,... e.g. default:W4A4:0")
+    p.add_argument(
+        '--genie-dir', required=True, help='official SamsungLabs/Genie checkout (outside the repo)'
+    )
+    p.add_argument(
+        '--rows', default='all', help="'all' (the fixed order) or model:bits:seed,... e.g. default:W4A4:0"
+    )
     p.add_argument('--csv', default='bench/peers.csv')
     p.add_argument('--cache', default='/work/scratch/peers_cache', help='synthetic images per model and seed')
     p.add_argument('--n', type=int, default=256)
