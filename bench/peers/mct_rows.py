@@ -38,6 +38,12 @@ def done(csv_path: Path) -> set:
     return {(r['model'], r['method'], r['bits'], int(r['seed'])) for r in rows}
 
 
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
 def run_row(model, method, bits, seed, a) -> dict:
     "One `genie-nb quantize` on MCT data → a peers.csv row."
     data = REPO / 'bench/peers/data' / f'mct_{model}_seed{seed}.pt'
@@ -63,7 +69,8 @@ def run_row(model, method, bits, seed, a) -> dict:
         n=q['n'], synth_batch=info['batch'], synth_steps=info['n_iter'], iters=q['iters'],
         recon_batch_arg=q['recon_batch'],
         recon_batch_effective=q['recon_batch'], round_weight=q['round_weight'], synth_seconds=info['seconds'],
-        quant_seconds=q['seconds'], eval_seconds='', threads=a.threads, torch='', adapted=q['data'],
+        quant_seconds=q['seconds'], eval_seconds='', threads=a.threads, torch=_torch_version(),
+        adapted='genie-nb quantize --data FILE (method ' + q['data'] + ')',
         command='genie-nb ' + ' '.join(args),
     )  # fmt: skip
     return {k: row[k] for k in FIELDS}

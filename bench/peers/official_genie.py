@@ -36,6 +36,7 @@ import argparse
 import copy
 import csv
 import json
+import logging
 import os
 import random
 import sys
@@ -330,6 +331,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    logging.basicConfig(
+        style='{',
+        format='{asctime} {levelname:8} {name:20} {message}',
+        datefmt='%H:%M:%S',
+        level=logging.INFO,
+    )  # as the official main.py: its progress lines
     torch.set_num_threads(args.threads)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     rows = ROWS

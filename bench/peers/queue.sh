@@ -11,8 +11,9 @@ official() { run "$PY" bench/peers/official_genie.py --genie-dir "$GENIE_DIR" --
 mct_data() { [ -e "bench/peers/data/mct_$1_seed$2.pt" ] || run "$MCT_PY" bench/peers/mct_data.py --model "$1" --seed "$2"; }
 mct_rows() { run "$PY" bench/peers/mct_rows.py --rows "$1"; }
 
-official default:W4A4:0,mbv2:W2A4:0
-run "$PY" bench/peers/speed.py --genie-dir "$GENIE_DIR" --reps 2
+official default:W4A4:0
+[ -e bench/peers_speed.json ] || run "$PY" bench/peers/speed.py --genie-dir "$GENIE_DIR" --reps 2 --e2e-reps 1
+official mbv2:W2A4:0
 mct_data default 0
 mct_rows default:rtn:W2A4:0,default:genie:W2A4:0,default:qdrop:W2A4:0
 mct_data mbv2 0
