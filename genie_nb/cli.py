@@ -346,9 +346,9 @@ def _synth_parser(sub):
     )
 
 # %% ../nbs/09_cli.ipynb #6e241ad4
-def _data_file(a, model) -> SyntheticData:
+def _data_file(a, model, shape) -> SyntheticData:
     "Calibration data from `--data FILE`; an interrupted synthesis is refused unless `--allow-partial`."
-    data = SyntheticData.load(a.data, model=model)
+    data = SyntheticData.load(a.data, model=model, input_shape=shape)
     if data.complete:
         return data
     msg = (f"--data {a.data} holds only {len(data)} of {data.meta.get('n')} images (an interrupted synthesis); "
@@ -361,7 +361,7 @@ def _data_file(a, model) -> SyntheticData:
 
 def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists():
-        return _data_file(a, model)
+        return _data_file(a, model, shape)
     if a.data not in SYNTH_METHODS:
         raise GenieError(f"--data {a.data!r} is neither a data file nor one of {', '.join(SYNTH_METHODS)}")
     if _check_real(a, meta or {}, a.data):
@@ -454,7 +454,8 @@ def _quantize_parser(sub):
     p.add_argument(
         '--data',
         default='genie',
-        help=f"a file from `genie-nb synth`, or {'|'.join(SYNTH_METHODS)} to make it now",
+        help=f"a file from `genie-nb synth`, a plain (N, C, H, W) image tensor file, or {'|'.join(SYNTH_METHODS)} "
+        "to make it now",
     )
     p.add_argument('--method', default='genie', choices=list(PTQ_METHODS))
     p.add_argument(

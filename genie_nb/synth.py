@@ -17,8 +17,9 @@ from .data import load_fmnist, TensorBatches
 # %% auto #0
 __all__ = ['METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets', 'input_stat_loss',
            'bn_stat_loss', 'zeroq_stat_loss', 'stat_loss_kind', 'frozen_teacher', 'SwingConv', 'add_swing',
-           'GenieGenerator', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData', 'zeroq_init',
-           'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+           'GenieGenerator', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
+           'is_plain_images', 'plain_images', 'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber',
+           'bn_mismatch', 'bench_synth']
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
@@ -304,6 +305,46 @@ def save(self: SyntheticData, path) -> Path:
         path,
     )
 
+# %% ../nbs/03_synth.ipynb #b2d5a1c3
+def is_plain_images(d) -> bool:
+    "Whether `torch.load` gave a bare tensor, or a dict with an `'images'` tensor and no genie_nb format tag."
+    if torch.is_tensor(d):
+        return True
+    return isinstance(d, dict) and 'format' not in d and torch.is_tensor(d.get('images'))
+
+# %% ../nbs/03_synth.ipynb #c9e3f7a4
+def _check_plain(x: torch.Tensor, path, input_shape):
+    "GenieError when `x` is not N finite float images of `input_shape`."
+    if x.dim() != 4 or not x.is_floating_point() or len(x) == 0:
+        raise GenieError(
+            f"{path} holds a {x.dtype} tensor of shape {tuple(x.shape)}; calibration images must be a "
+            "non-empty float (N, C, H, W) tensor in the model's normalised input space"
+        )
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(int(s) for s in input_shape):
+        raise GenieError(
+            f"{path} holds images of shape {tuple(x.shape[1:])} but the model takes "
+            f"{tuple(int(s) for s in input_shape)}; make them at the model's input shape "
+            "(or pass --input-shape)"
+        )
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise GenieError(f"{path} holds {bad} non-finite values (NaN or Inf); regenerate the images")
+
+# %% ../nbs/03_synth.ipynb #d4a8b6e5
+def plain_images(
+    d,  # a tensor, or a dict with an 'images' tensor (what torch.load returned)
+    path,  # the file it came from: named in errors, recorded in the metadata
+    input_shape=None,  # (C, H, W) the model takes; None checks only that the images are 4-D
+) -> SyntheticData:
+    "Check a plain image tensor from another tool and wrap it as `SyntheticData` with method 'file'."
+    x = d if torch.is_tensor(d) else d['images']
+    _check_plain(x, path, input_shape)
+    shape = list(x.shape[1:])
+    meta = dict(method='file', n=len(x), source=str(path), input_shape=shape, complete=True, seconds=0.0)
+    if isinstance(d, dict) and isinstance(d.get('meta'), dict):
+        meta['file_meta'] = d['meta']
+    return SyntheticData(x.float().contiguous(), meta)
+
 # %% ../nbs/03_synth.ipynb #8f3cc513
 def _read_synth(path) -> dict:
     path = Path(path)
@@ -319,6 +360,8 @@ def _read_synth(path) -> dict:
             f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: "
             f"{type(e).__name__}); re-create it"
         ) from None
+    if is_plain_images(d):
+        return d
     if not (
         isinstance(d, dict)
         and d.get('format') == SYNTH_FORMAT
@@ -338,9 +381,13 @@ def load(
     path,
     model: nn.Module | None = None,  # when given, the data must have been made for this model
     allow_foreign: bool = False,  # accept data made for another model
+    input_shape=None,  # (C, H, W) a plain image tensor must have (default: the model's)
 ) -> SyntheticData:
-    "Load a saved `SyntheticData`; refuse data made for a different `model` unless `allow_foreign`."
+    "Load a saved `SyntheticData` (another model's only if `allow_foreign`) or a plain image tensor file."
     d = _read_synth(path)
+    if is_plain_images(d):
+        shape = input_shape or (infer_input_shape(model) if model is not None else None)
+        return plain_images(d, path, shape)
     data = cls(d['images'], d['meta'])
     if model is not None and not allow_foreign:
         want, got = model_fingerprint(model), data.meta.get('model_fingerprint')

@@ -115,3 +115,28 @@ def test_bench_grid_one_row_tiny(tmp_path):
         and float(r['fp_top1']) > 90
         and 'genie' in results_markdown(tmp_path / 'r.csv')
     )
+
+
+def test_quantize_plain_tensor_file(tmp_path):
+    "A bare (N, C, H, W) tensor from another tool (e.g. Sony MCT's data generation) is calibration 'file'."
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(torch.randn(32, 1, 32, 32), tmp_path / 'plain.pt')
+    torch.save({'images': torch.randn(32, 1, 32, 32), 'meta': {'tool': 'other'}}, tmp_path / 'dict.pt')
+    for name in ('plain.pt', 'dict.pt'):
+        q = last_json(
+            run_cli(
+                'quantize', '--data', tmp_path / name, '--method', 'rtn', '--limit', 500,
+                '--out', tmp_path / f'{name}.qpt', '--json',
+            )
+        )  # fmt: skip
+        assert q['data'] == 'file' and q['n'] == 32 and q['input_shape'] == [1, 32, 32] and q['top1'] > 10
+    torch.save(torch.randn(32, 1, 28, 28), tmp_path / 'small.pt')
+    r = run_cli('quantize', '--data', tmp_path / 'small.pt', '--method', 'rtn', '--out', tmp_path / 'q.qpt')
+    assert r.returncode == 2 and '(1, 28, 28) but the model takes (1, 32, 32)' in r.stderr
+    bad = torch.randn(32, 1, 32, 32)
+    bad[3, 0, 5, 5] = float('nan')
+    torch.save(bad, tmp_path / 'nan.pt')
+    r = run_cli('quantize', '--data', tmp_path / 'nan.pt', '--method', 'rtn', '--out', tmp_path / 'q.qpt')
+    assert r.returncode == 2 and 'non-finite' in r.stderr and not (tmp_path / 'q.qpt').exists()
