@@ -25,7 +25,7 @@ __all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'BENCH_MODELS', 'packed_size', 'size_ta
 
 # %% ../nbs/12_export.ipynb #15577b16
 def packed_size(name: str, w_bits: int, a_bits: int = 8, fold_bn: bool = False, n_calib: int = 32) -> dict:
-    "Size of the packed file of bundled model `name` at W`w_bits`A`a_bits` (round-to-nearest) vs its FP32 file."
+    "Packed-file size of bundled model `name` at W`w_bits`A`a_bits` (round-to-nearest) vs its FP32 file."
     model, meta = load_bundled(name)
     qm = QModel(model, BitPolicy(w_bits, a_bits), fold_bn=fold_bn, n_ratios=10)
     with torch.no_grad():
@@ -172,7 +172,7 @@ def _onnx_export(module: nn.Module, path, shape: tuple, opset: int) -> Path:
 
 # %% ../nbs/12_export.ipynb #2eef9a01
 def export_onnx(qm: QModel, path, input_shape=None, opset: int = DEFAULT_OPSET) -> Path:
-    "Write `qm` as an ONNX graph with QuantizeLinear/DequantizeLinear (integer weight codes, no FP32 weights)."
+    "Write `qm` as ONNX with QuantizeLinear/DequantizeLinear (integer weight codes, no FP32 weights)."
     check_exportable(qm, opset)
     return _onnx_export(exportable_copy(qm), path, _input_shape(qm, input_shape), opset)
 
@@ -224,7 +224,7 @@ def torch_logits(model: nn.Module, x: torch.Tensor, batch: int = 256) -> torch.T
 def onnx_parity(
     qm: QModel, path, x: torch.Tensor, y: torch.Tensor, batch: int = 256, n_self: int = 128
 ) -> dict:
-    "Top-1 and logits of the ONNX graph at `path` (ONNX Runtime) against the QModel on images `x`, labels `y`."
+    "Top-1 and logits of the ONNX graph at `path` (in ONNX Runtime) vs the QModel on images `x`, labels `y`."
     qm = qm.eval().cpu()
     ref, out = torch_logits(qm, x, batch), ort_logits(ort_session(path), x, batch)
     ref1 = torch.cat([torch_logits(qm, x[i : i + 1]) for i in range(min(n_self, len(x)))])
@@ -304,7 +304,7 @@ def _runners(fp: nn.Module, qm: QModel, fp_onnx, q_onnx) -> dict:
 
 # %% ../nbs/12_export.ipynb #0415c627
 def bench_one(name: str, reps: int = 5, batch: int = 64, n_calib: int = 16) -> tuple[list, dict, dict]:
-    "(timing rows of 4 runtimes, file sizes, ORT's op summary of the W8A8 QDQ graph) for benchmark model `name`."
+    "(timing rows of 4 runtimes, file sizes, ORT's op summary of the W8A8 QDQ graph) for model `name`."
     fp, shape = bench_model(name)
     qm = QModel(fp, BitPolicy(8, 8), n_ratios=10)
     with torch.no_grad():
