@@ -485,6 +485,7 @@ def synthesize(
 ) -> SyntheticData:
     "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
     cfg = (cfg or SynthConfig.preset('cpu')).check()
+    stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
     device = pick_device(cfg.device)
     targets = bn_targets(model)  # GenieError when there is no BatchNorm2d
     teacher = frozen_teacher(model, device, cfg.channels_last)
