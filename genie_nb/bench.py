@@ -28,10 +28,13 @@ from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 
 # %% auto #0
 __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS',
-           'OUTPUTS_MANIFEST', 'source_config', 'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows',
-           'real1024_rows', 'images_rows', 'iters_rows', 'ablation_rows', 'grid_csv', 'read_results', 'append_result',
-           'run_grid', 'row_claim', 'results_markdown', 'claim_output_dir', 'record_output', 'run_demo',
-           'plot_accuracy_vs_bits', 'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'synth_quality']
+           'OUTPUTS_MANIFEST', 'THREAD_MODELS', 'THREAD_STAGES', 'LOWER_IS_WORSE', 'source_config', 'calibration_data',
+           'row_key', 'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows',
+           'ablation_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'row_claim', 'results_markdown',
+           'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images',
+           'images_csvs', 'save_figures', 'synth_quality', 'thread_model', 'thread_worker', 'thread_configs',
+           'busy_processes', 'run_thread_config', 'thread_summary', 'thread_verdicts', 'threads_markdown',
+           'thread_rounds', 'bench_threads']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 SOURCE_VARIANTS = {
@@ -103,6 +106,8 @@ GRID_COLUMNS = [
     'device',
     'torch',
     'command',
+    'threads',
+    'thread_policy',
 ]
 
 
@@ -166,6 +171,8 @@ def run_row(
         device='cpu',
         torch=str(torch.__version__),
         command=command,
+        threads=torch.get_num_threads(),
+        thread_policy=THREAD_CHOICE['thread_policy'] or 'torch default',
     )
 
 # %% ../nbs/10_bench.ipynb #b1bd396b
@@ -464,6 +471,7 @@ def run_demo(
         rows = []
 
         def row(name, qm, data_s, quant_s):
+            stage_threads()
             with Timer() as te:
                 r = evaluate(qm, test)
             rows.append(
@@ -652,3 +660,302 @@ def synth_quality(
         genie_le_pixels=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['pixels'],
         balanced=res['max_class_share'] <= 0.30,
     )
+
+# %% ../nbs/10_bench.ipynb #b157c081
+import os, subprocess, sys
+from .models import load_torchvision
+from .synth import frozen_teacher, add_swing, BNStatHooks, bn_targets, _bench_step, _time_steps
+from .recon import bench_recon
+
+# %% ../nbs/10_bench.ipynb #5f16b5bb
+THREAD_MODELS = {  # input shape, synthesis batch, reconstruction block and batch, evaluation images and batch
+    'default': dict(
+        shape=(1, 32, 32), synth_batch=64, block='layer2.1', recon_batch=32, eval_n=1000, eval_batch=500
+    ),
+    'mbv2': dict(
+        shape=(1, 32, 32), synth_batch=64, block='features.5', recon_batch=32, eval_n=1000, eval_batch=500
+    ),
+    'resnet18': dict(
+        shape=(3, 224, 224), synth_batch=4, block='layer2.1', recon_batch=8, eval_n=16, eval_batch=8
+    ),
+}
+THREAD_STAGES = ('synth', 'recon', 'eval', 'widgets')
+LOWER_IS_WORSE = ('img_per_s',)  # the one rate; every other metric is seconds
+
+
+def thread_model(name: str):
+    "The model `name` of `THREAD_MODELS`: a bundled one, or torchvision ResNet-18 (seeded random weights)."
+    seed_everything(0)
+    return load_bundled(name)[0] if name in BUNDLED else load_torchvision(name)[0].eval()
+
+# %% ../nbs/10_bench.ipynb #a4809ca0
+def _synth_stage(model, size: dict, steps: int) -> dict:
+    "Seconds per Genie-D step (generator, latents, swing) after one warm-up step."
+    cfg = SynthConfig(batch=size['synth_batch'], input_shape=size['shape'])
+    teacher = frozen_teacher(model, 'cpu', cfg.channels_last)
+    add_swing(teacher, torch.Generator().manual_seed(0))
+    with BNStatHooks(teacher) as h:
+        step = _bench_step('genie', teacher, h, bn_targets(model), size['shape'], cfg.batch, cfg)
+        return dict(genie_step_s=_time_steps(step, steps, 1))
+
+
+def _recon_stage(model, size: dict, steps: int) -> dict:
+    "Seconds per reconstruction step of one block for AdaRound, QDrop and Genie-M (2 warm-up steps)."
+    x = torch.randn(2 * size['recon_batch'], *size['shape'], generator=torch.Generator().manual_seed(0))
+    r = bench_recon(model, x, size['block'], steps=steps + 2, batch=size['recon_batch'], init_ratios=20)
+    return {f'{m}_step_s': r[f'{m}_step_s'] for m in ('adaround', 'qdrop', 'genie')}
+
+# %% ../nbs/10_bench.ipynb #5da7a2cb
+def _eval_stage(model, size: dict, steps: int) -> dict:
+    "Images per second of `evaluate` (after one warm-up batch)."
+    n, bs = size['eval_n'], size['eval_batch']
+    x, y = torch.randn(n, *size['shape']), torch.zeros(n, dtype=torch.long)
+    evaluate(model, TensorBatches(x[:bs], y[:bs], bs))
+    with Timer() as t:
+        evaluate(model, TensorBatches(x, y, bs))
+    return dict(img_per_s=n / t.s)
+
+
+def _widgets_stage(model, size: dict, steps: int) -> dict:
+    "QuantErrorExplorer: seconds per weight-slider move, chart only and chart + top-1 on 500 test images."
+    from genie_nb.cli import bench_widgets  # the CLI module imports this one
+
+    r = bench_widgets(model, moves=(4, 2), n_test=500)
+    return dict(chart_s=r['chart_s_mean'], chart_top1_s=r['total_s_mean'])
+
+# %% ../nbs/10_bench.ipynb #f85c0bb1
+_STAGE_FNS = dict(synth=_synth_stage, recon=_recon_stage, eval=_eval_stage, widgets=_widgets_stage)
+
+
+def thread_worker(spec: dict) -> list[dict]:
+    "Rows (model, stage, metric, value, threads used) for one configuration (threads: N or 'policy')."
+    fixed = spec['threads'] != 'policy'
+    if fixed:
+        set_threads(int(spec['threads']))
+    rows = []
+    for name in spec['models']:
+        model, size = thread_model(name), THREAD_MODELS[name]
+        for stage in spec['stages']:
+            if stage == 'widgets' and name not in BUNDLED:
+                continue  # the explorer's top-1 needs the model's real test set
+            used = torch.get_num_threads() if fixed else stage_threads(fresh=True)['threads']
+            with Timer() as t:
+                vals = _STAGE_FNS[stage](model, size, spec['steps'])
+            base = dict(config=spec['name'], load=spec['load'], rep=spec['rep'], model=name, stage=stage)
+            rows += [dict(base, metric=k, value=v, threads_used=used, stage_s=t.s) for k, v in vals.items()]
+    return rows
+
+# %% ../nbs/10_bench.ipynb #10071fe3
+def thread_configs(
+    cores: int,  # cores this process may use
+) -> list[dict]:
+    "The configurations `bench_threads` compares: fixed counts and the load policy, each waiting two ways."
+    counts = sorted({1, cores} | {c for c in (2, 4, 8, 16, 32) if c < cores})
+    cfgs = [dict(name=f'{n}t', threads=n, wait='default') for n in counts]
+    cfgs += [dict(name=f'{n}t passive', threads=n, wait='passive') for n in counts if n > 1]
+    return cfgs + [
+        dict(name='policy', threads='policy', wait='default'),
+        dict(name='policy passive', threads='policy', wait='passive'),
+    ]
+
+# %% ../nbs/10_bench.ipynb #6c23268e
+@contextmanager
+def busy_processes(k: int):
+    "`k` competing processes that each keep one core busy, killed on exit."
+    procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(k)]
+    try:
+        time.sleep(0.5 if k else 0)  # let them reach full speed
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+# %% ../nbs/10_bench.ipynb #933628a0
+_WORKER_CODE = (
+    'import json, sys; from genie_nb.bench import thread_worker; '
+    'print(json.dumps(thread_worker(json.loads(sys.argv[1]))))'
+)
+
+
+def run_thread_config(
+    cfg: dict, load: int, rep: int, models, stages, steps: int, timeout: float = 900
+) -> list[dict]:
+    "Run one configuration's worker in a fresh Python (its own OpenMP environment, no thread pins inherited)."
+    drop = ('GENIE_NB_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY')
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if cfg['wait'] == 'passive':
+        env['OMP_WAIT_POLICY'] = 'PASSIVE'
+    spec = json.dumps(dict(cfg, load=load, rep=rep, models=list(models), stages=list(stages), steps=steps))
+    r = subprocess.run(
+        [sys.executable, '-c', _WORKER_CODE, spec], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if r.returncode:
+        raise RuntimeError(f"thread worker {cfg['name']} (load {load}) failed: {r.stderr.strip()[-1500:]}")
+    return [dict(row, wait=cfg['wait']) for row in json.loads(r.stdout.strip().splitlines()[-1])]
+
+# %% ../nbs/10_bench.ipynb #53881e7d
+def _ratio(v: float, ref: float | None, metric: str) -> float | None:
+    "How many times worse `v` is than `ref` (> 1: worse), for seconds and for rates alike."
+    if not ref or not v:
+        return None
+    return ref / v if metric in LOWER_IS_WORSE else v / ref
+
+
+def _medians(rows: list[dict]) -> dict:
+    "{(model, stage, metric, config, load): (median value, median threads used, repeats)}."
+    groups = {}
+    for r in rows:
+        groups.setdefault((r['model'], r['stage'], r['metric'], r['config'], r['load']), []).append(r)
+    return {
+        k: (statistics.median(r['value'] for r in v), statistics.median(r['threads_used'] for r in v), len(v))
+        for k, v in groups.items()
+    }
+
+# %% ../nbs/10_bench.ipynb #c4a8ed09
+def thread_summary(rows: list[dict]) -> list[dict]:
+    "Median per (model, stage, metric, config, load), with `vs_quiet` and `vs_best_quiet` ratios."
+    med, out = _medians(rows), []
+    for (m, s, q, c, ld), (v, th, n) in med.items():
+        quiet = [x[0] for k, x in med.items() if k[:3] == (m, s, q) and k[4] == 0]
+        best = (max if q in LOWER_IS_WORSE else min)(quiet) if quiet else None
+        own = med.get((m, s, q, c, 0), (None,))[0]
+        out.append(
+            dict(
+                model=m,
+                stage=s,
+                metric=q,
+                config=c,
+                load=ld,
+                value=v,
+                threads=th,
+                repeats=n,
+                vs_quiet=_ratio(v, own, q),
+                vs_best_quiet=_ratio(v, best, q),
+            )
+        )
+    return out
+
+# %% ../nbs/10_bench.ipynb #56f8198c
+def _worst(ratios) -> float | None:
+    "The largest ratio (None when there is none)."
+    ratios = [r for r in ratios if r is not None]
+    return max(ratios) if ratios else None
+
+
+def thread_verdicts(summary: list[dict]) -> list[dict]:
+    "Per configuration: worst ratio over every stage, quiet (vs the best quiet), loaded (vs its quiet)."
+    out = []
+    for c in dict.fromkeys(r['config'] for r in summary):
+        rc = [r for r in summary if r['config'] == c]
+        v = dict(
+            config=c,
+            quiet_vs_best=_worst(r['vs_best_quiet'] for r in rc if r['load'] == 0),
+            quiet_threads=sorted({r['threads'] for r in rc if r['load'] == 0}),
+        )
+        for ld in sorted({r['load'] for r in rc} - {0}):
+            v[f'load{ld}_vs_quiet'] = _worst(r['vs_quiet'] for r in rc if r['load'] == ld)
+            v[f'load{ld}_threads'] = sorted({r['threads'] for r in rc if r['load'] == ld})
+        out.append(v)
+    return out
+
+# %% ../nbs/10_bench.ipynb #223ab3c3
+def _fmt(v: float, metric: str) -> str:
+    return f'{v:.0f} img/s' if metric in LOWER_IS_WORSE else f'{v * 1000:.1f} ms'
+
+
+def _times(r: float | None) -> str:
+    return '–' if r is None else f'{r:.2f}×'
+
+
+def _verdict_table(res: dict) -> list[str]:
+    loads = [ld for ld in res['loads'] if ld]
+    head = '| configuration | quiet: worst stage vs best | ' + ' | '.join(
+        f'{ld} busy: worst vs own quiet' for ld in loads
+    )
+    lines = [
+        head + ' | threads used (quiet / ' + ' / '.join(f'{ld} busy' for ld in loads) + ') |',
+        '|---|---|' + '---|' * len(loads) + '---|',
+    ]
+    for v in res['verdicts']:
+        th = ' / '.join(
+            ','.join(f'{t:g}' for t in v[k])
+            for k in ['quiet_threads'] + [f'load{ld}_threads' for ld in loads]
+        )
+        worst = ' | '.join(_times(v[f'load{ld}_vs_quiet']) for ld in loads)
+        lines.append(f"| {v['config']} | {_times(v['quiet_vs_best'])} | {worst} | {th} |")
+    return lines
+
+# %% ../nbs/10_bench.ipynb #b1619900
+def _load_table(res: dict, load: int) -> list[str]:
+    s = [r for r in res['summary'] if r['load'] == load]
+    cfgs, key = [c['name'] for c in res['configs']], 'vs_best_quiet' if load == 0 else 'vs_quiet'
+    cell = {(r['model'], r['stage'], r['metric'], r['config']): r for r in s}
+    lines = [
+        f"**{'quiet' if load == 0 else f'{load} busy process' + ('es' if load > 1 else '')}**",
+        '',
+        '| model | stage | metric | ' + ' | '.join(cfgs) + ' |',
+        '|---|---|---|' + '---|' * len(cfgs),
+    ]
+    for m, st, q in dict.fromkeys((r['model'], r['stage'], r['metric']) for r in s):
+        vals = [cell.get((m, st, q, c)) for c in cfgs]
+        txt = [f"{_fmt(r['value'], q)} ({r[key]:.2f}×)" if r and r[key] else '–' for r in vals]
+        lines.append(f'| {m} | {st} | {q} | ' + ' | '.join(txt) + ' |')
+    return lines + ['']
+
+
+def threads_markdown(res: dict) -> str:
+    "The thread benchmark as markdown: verdicts, then the medians at each load level."
+    head = [
+        f"`{res['command']}`: {res['cores']} cores, torch {res['torch']}, {res['rounds']} rounds "
+        f"(median), {res['seconds']:.0f} s; ratios > 1 are worse.",
+        '',
+    ]
+    return '\n'.join(
+        head + _verdict_table(res) + [''] + sum((_load_table(res, ld) for ld in res['loads']), [])
+    )
+
+# %% ../nbs/10_bench.ipynb #7f25ca77
+def thread_rounds(
+    configs: list, models, stages, loads, steps: int, budget_s: float, max_rounds: int, log
+) -> tuple:
+    "(rows, rounds): each configuration at each load, round robin, until one more round would overrun."
+    rows, t0, rounds = [], time.perf_counter(), 0
+    while rounds < max_rounds:
+        tr, k = time.perf_counter(), rounds % len(configs)
+        for load in loads:
+            with busy_processes(load):
+                for cfg in configs[k:] + configs[:k]:  # a different configuration goes first each round
+                    rows += run_thread_config(cfg, load, rounds, models, stages, steps)
+                    log(f"round {rounds + 1}, {load} busy, {cfg['name']}: {time.perf_counter() - t0:.0f} s")
+        rounds += 1
+        if (time.perf_counter() - t0) + (time.perf_counter() - tr) > budget_s:
+            break
+    return rows, rounds
+
+# %% ../nbs/10_bench.ipynb #d3c89613
+def bench_threads(
+    out='bench',  # writes threads.json and threads.md here
+    models=('default', 'mbv2', 'resnet18'),
+    stages=THREAD_STAGES,
+    loads=(0, 1, 2),  # competing busy processes
+    configs: list | None = None,  # default: `thread_configs(cores)`
+    steps: int = 5,  # timed steps per stage
+    budget_s: float = 660,  # no new round once the next would end past this
+    max_rounds: int = 9,
+    command: str = '',
+    log=print,
+) -> dict:
+    "Time every stage under every configuration and load, round robin; write `threads.json` and `threads.md`."
+    cores, t0 = len(machine_cores()), time.perf_counter()
+    configs = configs or thread_configs(cores)
+    rows, rounds = thread_rounds(configs, models, stages, loads, steps, budget_s, max_rounds, log)
+    res = dict(command=command, cores=cores, torch=str(torch.__version__), platform=platform.platform())
+    res.update(steps=steps, rounds=rounds, seconds=time.perf_counter() - t0, models=list(models))
+    res.update(
+        stages=list(stages), loads=list(loads), configs=configs, rows=rows, summary=thread_summary(rows)
+    )
+    res['verdicts'] = thread_verdicts(res['summary'])
+    atomic_write_text(json.dumps(res, indent=1) + '\n', Path(out) / 'threads.json')
+    atomic_write_text(threads_markdown(res) + '\n', Path(out) / 'threads.md')
+    return res

@@ -40,7 +40,8 @@ from genie_nb.bench import (
 __all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add_common', 'input_shape', 'check_options',
            'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval', 'synth_config',
            'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
-           'bench_widgets', 'cmd_export', 'cmd_bench_export', 'OneLineParser', 'build_parser', 'main', 'cli']
+           'bench_widgets', 'cmd_export', 'cmd_bench_export', 'cmd_bench_threads', 'OneLineParser', 'build_parser',
+           'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(
@@ -546,6 +547,8 @@ def cmd_bench(a):
         return bench_recon(model, steps=a.steps or 30)
     if a.what == 'widgets':
         return bench_widgets(model)
+    if a.what == 'threads':
+        return cmd_bench_threads(a)
     if a.what == 'figures':
         return dict(figures=save_figures('bench'))
     if a.what == 'quality':
@@ -556,7 +559,7 @@ def cmd_bench(a):
     rows_fn, n_default, iters = GRIDS[a.grid]
     n = run_grid(
         csv_path,
-        rows_fn(tuple(a.models.split(','))),
+        rows_fn(tuple((a.models or 'default,mbv2').split(','))),
         a.cache,
         max_rows=a.max_rows,
         n=a.n or n_default,
@@ -580,13 +583,13 @@ def _shard(s: str) -> tuple:
     return k, n
 
 
-def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
-    "Seconds per weight-slider move of the QuantErrorExplorer (chart only, and chart + top-1 on 2,000 test images)."
+def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
+    "Seconds per weight-slider move of the QuantErrorExplorer (chart; chart + top-1 on `n_test` test images)."
     from genie_nb.widgets import QuantErrorExplorer
 
     xt, yt = load_fmnist('test')
     with Timer() as tb:
-        ex = QuantErrorExplorer(model, xt[-64:], (xt[:2000], yt[:2000]))
+        ex = QuantErrorExplorer(model, xt[-64:], (xt[:n_test], yt[:n_test]))
     chart, total = [], []
     for b in moves:
         ex.w.value = b
@@ -604,8 +607,9 @@ def bench_widgets(model, moves=(8, 6, 4, 3, 2)) -> dict:
 
 
 def _bench_parser(sub):
-    p = add_common(sub.add_parser('bench', help='benchmarks: synth, recon, grid, widgets, quality, figures'))
-    p.add_argument('what', choices=['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export'])
+    kinds = ['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export', 'threads']
+    p = add_common(sub.add_parser('bench', help='benchmarks: ' + ', '.join(kinds)))
+    p.add_argument('what', choices=kinds)
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
     p.add_argument('--reps', type=int, default=5, help='bench export: timed calls per measurement')
@@ -627,7 +631,8 @@ def _bench_parser(sub):
         help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)',
     )
     p.add_argument('--cache', default='bench/cache')
-    p.add_argument('--models', default='default,mbv2')
+    p.add_argument('--models', default=None, help='grid: default,mbv2; threads: default,mbv2,resnet18')
+    p.add_argument('--budget', type=float, default=660, help='threads: seconds before no new round starts')
     p.add_argument('--max-rows', type=int, default=None)
     p.add_argument(
         '--shard',
@@ -701,6 +706,35 @@ def cmd_bench_export(a):
     )
     return dict(rows=r['rows'], json=a.csv or 'bench/export.json')
 
+# %% ../nbs/09_cli.ipynb #3b7d91ae
+from .bench import bench_threads, THREAD_MODELS
+
+
+def cmd_bench_threads(a) -> dict:
+    "The thread benchmark (~11 minutes by default: `--budget` seconds, then the round in progress ends)."
+    models = tuple((a.models or 'default,mbv2,resnet18').split(','))
+    bad = [m for m in models if m not in THREAD_MODELS]
+    if bad:
+        raise GenieError(
+            f"bench threads --models: unknown {', '.join(bad)}; choose from {', '.join(THREAD_MODELS)}"
+        )
+    check_number(a.budget, '--budget', strict=False)
+    res = bench_threads(
+        'bench',
+        models,
+        steps=a.steps or 5,
+        budget_s=a.budget,
+        log=(lambda s: None) if a.json else print,
+        command='genie-nb bench threads ' + ' '.join(sys.argv[3:]),
+    )
+    return dict(
+        json='bench/threads.json',
+        markdown='bench/threads.md',
+        rounds=res['rounds'],
+        seconds=round(res['seconds']),
+        verdicts=res['verdicts'],
+    )
+
 # %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser, _export_parser]
 
@@ -733,7 +767,7 @@ def _fail(command: str, kind: str, msg, code: int, as_json: bool) -> int:
 def _run(a) -> dict:
     "Check every option, set threads and seed, pick the preset, run the command."
     check_options(a)
-    set_threads(a.threads)
+    stage_threads(a.threads, fresh=True)
     seed_everything(a.seed)
     cuda = use_rank_gpu(a.device).type == 'cuda'
     if getattr(a, 'preset', 'given') is None:
@@ -741,6 +775,9 @@ def _run(a) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     r = a.func(a)
+    if r is not None:
+        r.update(threads=torch.get_num_threads(), thread_policy=THREAD_CHOICE['thread_policy'],
+                 other_load=THREAD_CHOICE['other_load'])  # the thread count in force, and why
     if cuda and r is not None:
         r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'GenieError', 'check_number', 'check_seed', 'seed_everything', 'pick_device', 'env_threads', 'set_threads',
-           'atomic_write', 'atomic_save', 'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint',
-           'content_digest', 'save_checked', 'verify_checked', 'written_by_genie_nb', 'check_output', 'OutputLock',
-           'emit', 'StopRequested', 'Timer']
+__all__ = ['SEED_MAX', 'TORCH_DEFAULT_THREADS', 'THREAD_CHOICE', 'FREE_CORE_SLACK', 'GenieError', 'check_number', 'check_seed',
+           'seed_everything', 'pick_device', 'env_threads', 'set_threads', 'machine_cores', 'other_load',
+           'policy_threads', 'stage_threads', 'atomic_write', 'atomic_save', 'atomic_write_text', 'sha256_file',
+           'sha256_tensors', 'model_fingerprint', 'content_digest', 'save_checked', 'verify_checked',
+           'written_by_genie_nb', 'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
@@ -72,6 +73,10 @@ def pick_device(
     return dev
 
 # %% ../nbs/00_core.ipynb #b2bac147
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (physical cores, or OMP_NUM_THREADS)
+THREAD_CHOICE = dict(threads=None, thread_policy=None, other_load=None)  # in force, and why
+
+
 def env_threads() -> int | None:
     "The thread count `GENIE_NB_THREADS` asks for (None when unset); not a positive integer: bad input."
     v = os.environ.get('GENIE_NB_THREADS', '').strip()
@@ -83,16 +88,24 @@ def env_threads() -> int | None:
         )
     return int(v)
 
+# %% ../nbs/00_core.ipynb #27fc6b8d
+def _use_threads(n: int, why: str, other_load: float | None = None) -> dict:
+    "Set torch's thread count and remember it with the reason."
+    torch.set_num_threads(n)
+    THREAD_CHOICE.update(threads=torch.get_num_threads(), thread_policy=why, other_load=other_load)
+    return dict(THREAD_CHOICE)
+
 
 def set_threads(
     n: int | None = None,  # torch intra-op threads; None leaves torch's choice (or GENIE_NB_THREADS)
 ):
-    "Set torch's CPU thread count (parallel test workers must not oversubscribe the cores)."
+    "Pin torch's CPU thread count (parallel test workers must not oversubscribe the cores)."
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise GenieError(f"threads must be a positive integer, got {n!r}")
-    n = n or env_threads()
     if n:
-        torch.set_num_threads(n)
+        return _use_threads(n, 'set_threads')['threads']
+    if env_threads():
+        return _use_threads(env_threads(), 'GENIE_NB_THREADS')['threads']
     return torch.get_num_threads()
 
 # %% ../nbs/00_core.ipynb #5c7e02aa
@@ -100,6 +113,75 @@ try:
     set_threads()  # parallel test workers set GENIE_NB_THREADS so they share the cores
 except GenieError:
     pass  # a bad value is reported by the command that uses it, never by `import genie_nb`
+
+# %% ../nbs/00_core.ipynb #6e5dd6da
+def machine_cores() -> set:
+    "The CPUs this process may run on (its affinity mask; all of `os.cpu_count()` where that is unknown)."
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:
+        return set(range(os.cpu_count() or 1))
+
+
+def _cpu_jiffies(cpus: set) -> tuple | None:
+    "(busy, total) clock ticks of the CPUs in `cpus` since boot (/proc/stat); None where unreadable."
+    try:
+        lines = Path('/proc/stat').read_text().splitlines()
+    except OSError:
+        return None
+    busy = total = 0
+    for name, *v in (line.split() for line in lines if line.startswith('cpu')):
+        if name[3:].isdigit() and int(name[3:]) in cpus:
+            v = [int(x) for x in v[:8]]
+            total, busy = total + sum(v), busy + sum(v) - v[3] - v[4]  # idle and iowait are not busy
+    return (busy, total) if total else None
+
+# %% ../nbs/00_core.ipynb #1141a970
+def other_load(
+    seconds: float = 0.1,  # sampling window
+) -> float | None:
+    "How many of this process's cores other processes kept busy over `seconds` (None without /proc/stat)."
+    cpus = machine_cores()
+    a, p0, t0 = _cpu_jiffies(cpus), time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    b, p1, t1 = _cpu_jiffies(cpus), time.process_time(), time.perf_counter()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    busy = (b[0] - a[0]) / (b[1] - a[1]) * len(cpus)  # cores' worth of busy time over the window
+    return max(0.0, busy - (p1 - p0) / (t1 - t0))
+
+# %% ../nbs/00_core.ipynb #ecc2e4a6
+FREE_CORE_SLACK = 0.25  # others' load (in cores) tolerated before one core counts as taken
+
+
+def policy_threads(
+    load: float | None,  # cores other processes keep busy (None: unknown)
+    cores: int | None = None,  # cores this process may use (default: its affinity mask)
+    most: int | None = None,  # upper bound (default: torch's own default thread count)
+) -> int:
+    "Threads for a stage: the cores others leave free, between 1 and `most`; `most` when the load is unknown."
+    cores, most = cores or len(machine_cores()), most or TORCH_DEFAULT_THREADS
+    if load is None:
+        return min(cores, most)
+    return max(1, min(most, int(cores - load + FREE_CORE_SLACK)))
+
+# %% ../nbs/00_core.ipynb #cf2b4598
+def stage_threads(
+    n: int
+    | None = None,  # an explicit count (--threads); None: a pin, else GENIE_NB_THREADS, else the policy
+    fresh: bool = False,  # forget an earlier --threads / set_threads pin (a new command starts)
+    seconds: float = 0.1,  # load sampling window
+) -> dict:
+    "Set torch's threads for the stage that starts now; returns `THREAD_CHOICE` (threads, why, others' load)."
+    if n is not None:
+        check_number(n, '--threads', integer=True)
+        return _use_threads(n, '--threads')
+    if THREAD_CHOICE['thread_policy'] in ('--threads', 'set_threads') and not fresh:
+        return dict(THREAD_CHOICE)
+    if env_threads():
+        return _use_threads(env_threads(), 'GENIE_NB_THREADS')
+    load = other_load(seconds)
+    return _use_threads(policy_threads(load), 'policy', None if load is None else round(load, 2))
 
 # %% ../nbs/00_core.ipynb #9aa86ada
 def _fsync_path(path, flags=os.O_RDONLY):

@@ -520,6 +520,7 @@ def quantize(
     "Quantize `model` by `cfg.method` on calibration `data`; returns a QModel (the input model is untouched)."
     cfg = cfg or QuantConfig()
     cfg = replace(cfg, round_weight=round_weight_for(cfg, model))
+    stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
     t0 = time.perf_counter()
     if not quantizable_ops(model):
         raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")

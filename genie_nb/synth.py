@@ -672,7 +672,9 @@ def synthesize(
     out=None,  # save finished batches here after each batch; resume from it when it exists
 ) -> SyntheticData:
     "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
-    run = _prepare(model, (cfg or SynthConfig.preset('cpu')).check(), out)
+    cfg = (cfg or SynthConfig.preset('cpu')).check()
+    stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
+    run = _prepare(model, cfg, out)
     return _run_batches(run, on_event, out)
 
 # %% ../nbs/03_synth.ipynb #d17ae7bc
