@@ -1,4 +1,4 @@
-"Deployable export: the packed file round trip, ONNX QDQ parity in ONNX Runtime, torchvision export, CLI bad input."
+"Deployable export: packed file round trip, ONNX QDQ parity in ORT, torchvision export, CLI bad input."
 
 import json, subprocess, sys
 from pathlib import Path
