@@ -225,7 +225,7 @@ def grid_csv(name: str) -> str:
     return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
 
 # %% ../nbs/10_bench.ipynb #adb872bd
-MIXED_BITS = ('M3.0A4', 'W3A4', 'W4A4', 'M2.5A4', 'M3.5A4', 'W2A4')
+MIXED_BITS = ('W3A4', 'M3.0A4', 'W4A4', 'M2.5A4', 'M3.5A4', 'W2A4')
 
 
 def mixed_rows(models=('mbv2', 'default')) -> list[dict]:
@@ -234,7 +234,7 @@ def mixed_rows(models=('mbv2', 'default')) -> list[dict]:
     return [_R(m, 'genie', 'genie', b, seed) for seed in (0, 1, 2) for m in order for b in MIXED_BITS]
 
 
-GRIDS['mixed'] = (mixed_rows, 256, None)
+GRIDS['mixed'] = (mixed_rows, 64, None)
 
 # %% ../nbs/10_bench.ipynb #0caa0ec3
 def read_results(csv_path) -> list[dict]:
