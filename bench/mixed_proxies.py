@@ -1,6 +1,6 @@
 """Which zero-shot sensitivity proxy ranks layers like the real top-1 drop? Writes bench/mixed_proxies.json.
 
-Proxies on the first N Genie-D images of the benchmark's cached calibration set (seed 0; the set may still be growing),
+Proxies on N Genie-D images (`cpu` preset, seed 0: the benchmark's cached calibration set, made if missing),
 ground truth on the first T Fashion-MNIST test images. Usage:
     python bench/mixed_proxies.py --models mbv2,default --n 64 --test 2000
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 from genie_nb.core import atomic_write_text, set_threads
 from genie_nb.models import load_bundled
 from genie_nb.data import load_fmnist
-from genie_nb.synth import SyntheticData
+from genie_nb.bench import calibration_data
 from genie_nb.mixed import sensitivity_table, single_layer_drops, proxy_correlations
 
 ap = argparse.ArgumentParser()
@@ -25,8 +25,8 @@ study = json.loads(out.read_text()) if out.exists() else {}
 xt, yt = load_fmnist('test')
 for name in a.models.split(','):
     model, _ = load_bundled(name)
-    syn = SyntheticData.load(f'bench/cache/{name}_genie_n256_steps200_s0.pt', model=model)
-    x = syn.images[: a.n]
+    syn = calibration_data(model, name, 'genie', a.n, 0, 'bench/cache', progress=False)
+    x = syn.images
     t0 = time.perf_counter()
     sens = sensitivity_table(model, x)
     t1 = time.perf_counter()
