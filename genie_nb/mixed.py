@@ -192,8 +192,8 @@ def proxy_correlations(sens: pd.DataFrame, drops: pd.DataFrame) -> pd.DataFrame:
     cols = {'all': m} | {f'W{b}': g for b, g in m.groupby('w_bits')}
     return pd.DataFrame({c: {p: spearman(g[p], g['drop']) for p in PROXIES} for c, g in cols.items()})
 
-# %% ../nbs/13_mixed.ipynb #7741a1d4
-DEFAULT_PROXY = 'kl'  # best mean Spearman over the bundled models (bench/mixed_proxies.json)
+# %% ../nbs/13_mixed.ipynb #3e7f1036
+DEFAULT_PROXY = 'logit_mse'  # best mean Spearman over the bundled models (bench/mixed_proxies.json)
 
 # %% ../nbs/13_mixed.ipynb #f1327e32
 def _units(widths_cost: dict, size: int) -> dict:
