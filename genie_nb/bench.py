@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_bench.ipynb #ec7de66b
 from __future__ import annotations
-import csv, json, platform, statistics, time, fcntl
+import csv, json, platform, re, statistics, time, fcntl
 from contextlib import contextmanager
 from matplotlib.figure import Figure
 from pathlib import Path
@@ -23,16 +23,17 @@ from genie_nb.synth import (
     OPTIMISED,
     stat_loss_kind,
 )
-from .qmodel import save_quantized, load_quantized
+from .qmodel import save_quantized, load_quantized, BitPolicy
 from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 
 # %% auto #0
-__all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS',
+__all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS', 'MIXED_BITS',
            'OUTPUTS_MANIFEST', 'THREAD_MODELS', 'THREAD_STAGES', 'LOWER_IS_WORSE', 'source_config', 'calibration_data',
            'row_key', 'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows',
-           'ablation_rows', 'grid_csv', 'read_results', 'append_result', 'run_grid', 'row_claim', 'results_markdown',
-           'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'plot_accuracy_vs_images',
-           'images_csvs', 'save_figures', 'synth_quality', 'thread_model', 'thread_worker', 'thread_configs',
+           'ablation_rows', 'grid_csv', 'mixed_rows', 'read_results', 'append_result', 'run_grid', 'row_claim',
+           'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits',
+           'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'row_storage', 'mixed_markdown',
+           'plot_accuracy_vs_size', 'synth_quality', 'thread_model', 'thread_worker', 'thread_configs',
            'busy_processes', 'run_thread_config', 'thread_summary', 'thread_verdicts', 'threads_markdown',
            'thread_rounds', 'bench_threads']
 
@@ -116,12 +117,16 @@ def row_key(r: dict) -> tuple:
 
 
 def _bits(s: str):
+    "'W4A4' → (4, 4); a mixed-precision row 'M3.0A4' (average weight bits) → (3.0, 4)."
     w, a = s[1:].split('A')
-    return int(w), int(a)
+    return (float(w) if s[0] == 'M' else int(w)), int(a)
 
 
 def policy_str(p: dict) -> str:
-    return f"first W{p['first_w']}A{p['first_a'] or 'fp'}, second A{p['second_a'] or 'a'}, last W{p['last_w']}A{p['last_a']}"
+    over = ' '.join(f"{n}=W{w or 'fp'}A{a or 'fp'}" for n, (w, a) in (p.get('overrides') or {}).items())
+    rules = f"first W{p['first_w']}A{p['first_a'] or 'fp'}, second A{p['second_a'] or 'a'}, "
+    rules += f"last W{p['last_w']}A{p['last_a']}"
+    return rules + (f'; overrides {over}' if over else '')
 
 # %% ../nbs/10_bench.ipynb #cc1baf9f
 def run_row(
@@ -140,10 +145,13 @@ def run_row(
     w, a = _bits(spec['bits'])
     seed = int(spec['seed'])
     data = calibration_data(model, spec['model'], spec['source'], n, seed, cache_dir, preset, synth_steps)
+    with Timer() as tp:
+        policy = _mixed_policy(model, data, w, a) if spec['bits'].startswith('M') else None
     cfg = QuantConfig.preset(
         preset,
-        w_bits=w,
+        w_bits=policy.w_bits if policy else w,
         a_bits=a,
+        policy=policy,
         method=spec['method'],
         seed=seed,
         device='cpu',
@@ -165,7 +173,7 @@ def run_row(
         iters=cfg.iters,
         round_weight=qm.meta['round_weight'],
         synth_seconds=round(data.meta.get('seconds', 0.0), 1),
-        quant_seconds=round(tq.s, 1),
+        quant_seconds=round(tp.s + tq.s, 1),
         policy=policy_str(qm.meta['policy']),
         fold_bn=cfg.fold_bn,
         device='cpu',
@@ -174,6 +182,13 @@ def run_row(
         threads=torch.get_num_threads(),
         thread_policy=THREAD_CHOICE['thread_policy'] or 'torch default',
     )
+
+# %% ../nbs/10_bench.ipynb #95a64663
+def _mixed_policy(model, data, budget: float, a_bits: int) -> BitPolicy:
+    "The budgeted mixed-precision policy of a grid row, chosen on its calibration data."
+    from genie_nb import mixed  # noqa: F401  (adds BitPolicy.from_budget)
+
+    return BitPolicy.from_budget(model, data, budget, a_bits)
 
 # %% ../nbs/10_bench.ipynb #b1bd396b
 SOURCES = ['genie', 'real', 'zeroq', 'gaussian', 'pixels']  # table order and figure colour per source
@@ -267,6 +282,18 @@ def grid_csv(name: str) -> str:
     if name not in GRIDS:
         raise GenieError(f'unknown grid {name!r}; choose one of {", ".join(GRIDS)}')
     return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
+
+# %% ../nbs/10_bench.ipynb #adb872bd
+MIXED_BITS = ('W3A4', 'M3.0A4', 'W4A4', 'M2.5A4', 'M3.5A4', 'W2A4')
+
+
+def mixed_rows(models=('mbv2', 'default')) -> list[dict]:
+    "Mixed precision vs uniform widths, A4, Genie data + Genie-M; seed 0 of both models first."
+    order = [m for m in ('mbv2', 'default') if m in models]
+    return [_R(m, 'genie', 'genie', b, seed) for seed in (0, 1, 2) for m in order for b in MIXED_BITS]
+
+
+GRIDS['mixed'] = (mixed_rows, 64, None)
 
 # %% ../nbs/10_bench.ipynb #0caa0ec3
 def read_results(csv_path) -> list[dict]:
@@ -622,6 +649,101 @@ def save_figures(bench_dir='bench') -> list[str]:
     for name, fig in figs.items():
         atomic_write(d / name, lambda tmp, fig=fig: fig.savefig(tmp, format='png', dpi=110))
     return [str(d / n) for n in figs]
+
+# %% ../nbs/10_bench.ipynb #7563b522
+def row_storage(r: dict, _models={}) -> dict:
+    "Weight storage of a grid row (`genie_nb.mixed.weight_storage`), from its bits and policy."
+    from genie_nb.mixed import weight_storage
+
+    if r['model'] not in _models:
+        _models[r['model']] = load_bundled(r['model'])[0]
+    w, a = _bits(r['bits'])
+    found = re.findall(r'(\S+)=W(\d+|fp)A(\d+|fp)', r['policy'].partition('; overrides ')[2])
+    over = {n: tuple(None if v == 'fp' else int(v) for v in wa) for n, *wa in found}
+    return weight_storage(_models[r['model']], BitPolicy(round(w), a, overrides=over))
+
+# %% ../nbs/10_bench.ipynb #a030ccf0
+def _mixed_summary(rows) -> list[dict]:
+    "One entry per (model, bits): weight storage and the top-1 of every seed, smallest first."
+    out = []
+    for key in dict.fromkeys((r['model'], r['bits']) for r in rows):
+        rs = [r for r in rows if (r['model'], r['bits']) == key]
+        st = row_storage(rs[0])
+        out.append(
+            dict(
+                model=key[0],
+                bits=key[1],
+                fp=float(rs[0]['fp_top1']),
+                tops=[float(r['top1']) for r in rs],
+                **st,
+            )
+        )
+    return sorted(out, key=lambda e: (e['model'], e['kib']))
+
+
+def mixed_markdown(csv_path='bench/mixed.csv') -> str:
+    "Markdown tables of the mixed grid: each setting's weight storage and top-1 (mean ± std over seeds)."
+    summ, out = _mixed_summary(read_results(csv_path)), []
+    for m in _ordered((e['model'] for e in summ), ['mbv2', 'default']):
+        es = [e for e in summ if e['model'] == m]
+        out += [
+            f"**{m}** ({BUNDLED[m]['arch']}, FP32 {es[0]['fp']} %), A4, Genie data + Genie-M: "
+            "top-1 % on the 10k test set",
+            '',
+            '| weights | avg bits (budget layers) | avg bits (all) | weight KiB | top-1 (Δ to FP32) |',
+            '|---|---|---|---|---|',
+        ]
+        out += [
+            f"| {e['bits']} | {e['avg_bits']:.3f} | {e['avg_bits_all']:.3f} | {e['kib']:.1f} "
+            f"| {_cell(e['tops'], e['fp'])} |"
+            for e in es
+        ]
+        top = {e['bits']: statistics.mean(e['tops']) for e in es}
+        if 'M3.0A4' in top and 'W3A4' in top and 'W4A4' in top:
+            out.append(
+                f"\nmixed 3.0 − uniform W3: {top['M3.0A4'] - top['W3A4']:+.2f} pt; "
+                f"mixed 3.0 − uniform W4: {top['M3.0A4'] - top['W4A4']:+.2f} pt"
+            )
+        out.append('')
+    return '\n'.join(out)
+
+# %% ../nbs/10_bench.ipynb #98f9ddb1
+def plot_accuracy_vs_size(csv_path='bench/mixed.csv') -> Figure:
+    "Top-1 against weight storage, uniform and mixed widths, one panel per model (mean over seeds, ± std)."
+    summ = _mixed_summary(read_results(csv_path))
+    models = _ordered((e['model'] for e in summ), ['mbv2', 'default']) or ['mbv2']
+    fig = Figure(figsize=(5 * len(models), 3.6))
+    for k, m in enumerate(models):
+        ax = fig.add_subplot(1, len(models), k + 1)
+        for kind, c in (('W', 'C0'), ('M', 'C3')):
+            es = [e for e in summ if e['model'] == m and e['bits'][0] == kind]
+            sd = [statistics.stdev(e['tops']) if len(e['tops']) > 1 else 0 for e in es]
+            ax.errorbar(
+                [e['kib'] for e in es],
+                [statistics.mean(e['tops']) for e in es],
+                sd,
+                marker='o',
+                color=c,
+                capsize=3,
+                label='uniform W2/W3/W4' if kind == 'W' else 'mixed, 2.5/3.0/3.5 bits',
+            )
+            for e in es:
+                ax.annotate(
+                    e['bits'][:-2],
+                    (e['kib'], statistics.mean(e['tops'])),
+                    textcoords='offset points',
+                    xytext=(4, -10),
+                    fontsize=7,
+                )
+        ax.axhline(
+            [e['fp'] for e in summ if e['model'] == m][0], ls='--', c='gray', label='FP32'
+        ) if summ else None
+        ax.set_xlabel('weight storage (KiB, codes only)')
+        ax.set_ylabel('top-1 % (10k test images)')
+        ax.set_title(f'{m}: zero-shot, A4', fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/10_bench.ipynb #728b5741
 def synth_quality(

@@ -5,6 +5,7 @@
 # %% ../nbs/09_cli.ipynb #96b97b83
 from __future__ import annotations
 import argparse, contextlib, json, os, sys, time
+from dataclasses import replace
 from pathlib import Path
 import torch
 from fastcore.imports import IN_NOTEBOOK
@@ -407,11 +408,15 @@ def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
     out = check_output(a.out, input_paths(a))
     cfg = quant_config(a)
+    _check_w_budget(a)
     model, meta = resolve_model(a.model, a.weights)
     shape = input_shape(a, meta)
     dev = pick_device(a.device)
     with OutputLock(out):
         data = _calibration(a, model, meta, shape)
+        policy = _budget_policy(a, model, data)
+        if policy is not None:
+            cfg = replace(cfg, w_bits=policy.w_bits, policy=policy)
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
         save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)))
@@ -445,6 +450,7 @@ def cmd_quantize(a):
         input_shape=list(data.images.shape[1:]),
         eval_data=ev_data,
         transform=tf,
+        **(_mixed_result(model, qm, a) if policy else {}),
     )
 
 
@@ -473,6 +479,7 @@ def _quantize_parser(sub):
     )
     p.add_argument('--w-bits', type=int, default=4)
     p.add_argument('--a-bits', type=int, default=4)
+    _add_w_budget(p)
     p.add_argument(
         '--iters', type=int, default=None, help='reconstruction steps per unit (default: the preset)'
     )
@@ -568,7 +575,7 @@ def cmd_bench(a):
         command='genie-nb bench grid ' + ' '.join(sys.argv[3:]),
         log=print if not a.json else (lambda s: None),
     )
-    md = results_markdown(csv_path)
+    md = results_markdown(csv_path) if a.grid != 'mixed' else _mixed_report(csv_path)
     atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
     return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
 
@@ -705,6 +712,66 @@ def cmd_bench_export(a):
         models, reps=a.reps, batch=a.batch or 64, out=a.csv or 'bench/export.json', command=command
     )
     return dict(rows=r['rows'], json=a.csv or 'bench/export.json')
+
+# %% ../nbs/09_cli.ipynb #aa5828ef
+def _add_w_budget(p):
+    p.add_argument(
+        '--w-budget',
+        type=float,
+        default=None,
+        help='mixed precision: average weight bits of the layers between first and last (not --w-bits)',
+    )
+    p.add_argument('--w-candidates', default='2,3,4,8', help='weight widths --w-budget chooses from')
+
+
+def _check_w_budget(a):
+    "Validate `--w-budget`/`--w-candidates` before any long work; store the parsed candidates on `a`."
+    if getattr(a, 'w_budget', None) is None:
+        return
+    from genie_nb.mixed import check_candidates, check_budget
+
+    try:
+        cands = [int(v) for v in str(a.w_candidates).split(',') if v.strip()]
+    except ValueError:
+        raise GenieError(
+            f"--w-candidates must be integers separated by commas, got {a.w_candidates!r}"
+        ) from None
+    a.w_cands = check_candidates(cands)
+    check_budget(a.w_budget, a.w_cands)
+
+# %% ../nbs/09_cli.ipynb #ed8b7bec
+def _budget_policy(a, model, data):
+    "The mixed-precision `BitPolicy` for `--w-budget` (None without it), chosen on the calibration data."
+    if getattr(a, 'w_budget', None) is None:
+        return None
+    from genie_nb.qmodel import BitPolicy
+    import genie_nb.mixed  # noqa: F401  (adds BitPolicy.from_budget)
+
+    return BitPolicy.from_budget(model, data, a.w_budget, a.a_bits, a.w_cands)
+
+
+def _mixed_result(model, qm, a) -> dict:
+    "The JSON keys of a `--w-budget` run: the chosen width per layer and the storage achieved."
+    from genie_nb.mixed import weight_storage
+
+    st = weight_storage(model, qm.policy)
+    return dict(
+        w_budget=a.w_budget,
+        w_candidates=list(a.w_cands),
+        widths=st['widths'],
+        avg_w_bits=round(st['avg_bits'], 4),
+        avg_w_bits_all=round(st['avg_bits_all'], 4),
+        weight_kib=round(st['kib'], 2),
+    )
+
+# %% ../nbs/09_cli.ipynb #aad9998a
+def _mixed_report(csv_path) -> str:
+    "The mixed grid's markdown table; its accuracy-vs-size figure goes beside the CSV (`.png`)."
+    from genie_nb.bench import mixed_markdown, plot_accuracy_vs_size
+
+    fig = plot_accuracy_vs_size(csv_path)
+    atomic_write(Path(csv_path).with_suffix('.png'), lambda tmp: fig.savefig(tmp, format='png', dpi=110))
+    return mixed_markdown(csv_path)
 
 # %% ../nbs/09_cli.ipynb #3b7d91ae
 from .bench import bench_threads, THREAD_MODELS
