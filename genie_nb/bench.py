@@ -238,7 +238,7 @@ def grid_rows(models=('default', 'mbv2')) -> list[dict]:
 
 # %% ../nbs/10_bench.ipynb #e425b967
 def real1024_rows(models=('default',)) -> list[dict]:
-    "The PTQ table on real data: every method at W4A4, W3A3, W2A4, and seeds 1, 2 of the learned methods at W2A4."
+    "The PTQ table on real data: every method at W4A4, W3A3, W2A4; seeds 1, 2 of the learned methods at W2A4."
     rows = [_R('default', 'real', q, b) for b in ('W4A4', 'W3A3', 'W2A4') for q in _METHODS_V1]
     rows += [
         _R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')
@@ -278,7 +278,7 @@ GRIDS = {
 
 
 def grid_csv(name: str) -> str:
-    "Where a named grid keeps its rows: `bench/results.csv` for the main grid, `bench/<name>.csv` for side grids."
+    "Where a named grid keeps its rows: `bench/results.csv` (main grid), `bench/<name>.csv` (side grids)."
     if name not in GRIDS:
         raise GenieError(f'unknown grid {name!r}; choose one of {", ".join(GRIDS)}')
     return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
@@ -303,7 +303,7 @@ def read_results(csv_path) -> list[dict]:
 
 
 def append_result(csv_path, row: dict):
-    "Add one row to the results CSV, atomically (and under a lock, so parallel grid workers can share the file)."
+    "Add one row to the results CSV, atomically (under a lock, so parallel grid workers can share the file)."
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
     with open(str(csv_path) + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -354,14 +354,15 @@ def run_grid(
             append_result(csv_path, r)
             ran += 1
         log(
-            f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ {r['delta']})"
+            f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ "
+            f"{r['delta']})"
         )
     return ran
 
 
 @contextmanager
 def row_claim(csv_path, spec: dict):
-    "Yield True if this process holds the row's lock (released when the row ends or the process dies), else False."
+    "Yield whether this process holds the row's lock (released when the row ends or the process dies)."
     p = Path(str(csv_path) + '.claims') / ('_'.join(map(str, row_key(spec))) + '.lock')
     p.parent.mkdir(parents=True, exist_ok=True)
     with open(p, 'w') as f:
@@ -402,7 +403,8 @@ def results_markdown(csv_path='bench/results.csv') -> str:
         fp = float(rm[0]['fp_top1'])
         bits = _ordered((r['bits'] for r in rm), BITS_ORDER)
         out += [
-            f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)",
+            f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): "
+            "top-1 % on the 10k test set (Δ to FP32)",
             '',
             '| data | method | ' + ' | '.join(bits) + ' |',
             '|---|---|' + '---|' * len(bits),
@@ -439,15 +441,17 @@ def _write_manifest(out: Path, files: list[str]):
 
 # %% ../nbs/10_bench.ipynb #6b1f3e82
 def claim_output_dir(out, fresh: bool = False) -> Path:
-    "Make `out` a genie_nb output folder (refusing a non-empty foreign one); `fresh` removes only genie_nb's files."
+    "Make `out` a genie_nb output folder (refuse a non-empty foreign one); `fresh` removes only its files."
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise GenieError(f"--out {out} is a file; the demo writes a folder of artifacts: choose a folder name")
+        raise GenieError(f"--out {out} is a file; the demo writes a folder of artifacts: give a folder name")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / OUTPUTS_MANIFEST).exists():
         if any(out.iterdir()):
-            raise GenieError(f"--out {out} is not empty and is not a genie_nb output folder (no {OUTPUTS_MANIFEST}); "
-                             "choose a new or empty folder")
+            raise GenieError(
+                f"--out {out} is not empty and is not a genie_nb output folder (no {OUTPUTS_MANIFEST}); "
+                "choose a new or empty folder"
+            )
         _write_manifest(out, [])
     if fresh:
         for name in _manifest_files(out):
@@ -490,7 +494,7 @@ def run_demo(
     progress: bool = True,
     log=print,
 ) -> dict:
-    "FP32 vs RTN vs Genie zero-shot vs Genie-M on real images, at W{w}A{a}, on the bundled model; artifacts in `out_dir`."
+    "FP32, RTN, Genie zero-shot, Genie-M on real images at W{w}A{a}, bundled model; artifacts in `out_dir`."
     with OutputLock(out_dir):
         out = claim_output_dir(out_dir, fresh)
         model, meta = load_bundled(model_name)
@@ -597,7 +601,7 @@ def plot_accuracy_vs_images(
     model: str = 'default',
     bits: str = 'W2A4',
 ) -> Figure:
-    "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over the seeds measured, ± std as error bars."
+    "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over seeds, ± std as error bars."
     paths = paths or images_csvs('bench')
     tops = {
         n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits)
@@ -639,7 +643,7 @@ def images_csvs(bench_dir='bench') -> dict:
 
 
 def save_figures(bench_dir='bench') -> list[str]:
-    "Write the figures as PNG under `bench_dir` (atomically): accuracy vs bits per bundled model, accuracy vs images; returns the paths."
+    "Write the PNG figures under `bench_dir` (atomically): accuracy vs bits per model, vs images."
     d = Path(bench_dir)
     figs = {
         'accuracy_vs_bits.png': plot_accuracy_vs_bits(d / 'results.csv'),

@@ -53,8 +53,10 @@ def resolve_model(
     if spec in BUNDLED:
         return load_bundled(spec)
     if Path(spec).suffix == '.qpt':
-        raise GenieError(f"--model {spec} is a quantized model (from genie-nb quantize); pass it as --quant {spec} "
-                         "together with the --model it was made from")
+        raise GenieError(
+            f"--model {spec} is a quantized model (from genie-nb quantize); pass it as --quant {spec} "
+            "together with the --model it was made from"
+        )
     if spec in TORCHVISION_ARCHS:
         if not weights:
             print(f"genie-nb: warning: --model {spec} without --weights uses random weights", file=sys.stderr)
@@ -132,13 +134,15 @@ def input_paths(a) -> list[Path]:
 # %% ../nbs/09_cli.ipynb #d40eceec
 def transform_desc(size: int) -> str:
     "The evaluation transform `imagenet_transform(size)` in words."
-    return f"Resize({int(round(size * 256 / 224))}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
+    resize = int(round(size * 256 / 224))
+    return f"Resize({resize}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
 
 
 def _rgb_square(shape, what):
     if shape[0] != 3 or shape[1] != shape[2]:
         raise GenieError(
-            f"{what} loads RGB images with a square crop, but the model's input shape is {shape}; pass --input-shape 3,S,S"
+            f"{what} loads RGB images with a square crop, but the model's input shape is {shape}; pass "
+            "--input-shape 3,S,S"
         )
     return shape[1]
 
@@ -192,7 +196,7 @@ def _add_val(p):
 
 # %% ../nbs/09_cli.ipynb #b916ac13
 def eval_data(a, meta: dict, shape, device):
-    "(loader or None, data name, transform): `--val-dir`, else Fashion-MNIST for the bundled models, else None."
+    "(loader or None, data name, transform): `--val-dir`, else Fashion-MNIST (bundled models), else None."
     if a.val_dir:
         loader, tf = val_loader(a, shape, device)
         return loader, str(a.val_dir), tf
@@ -353,8 +357,10 @@ def _data_file(a, model, shape) -> SyntheticData:
     data = SyntheticData.load(a.data, model=model, input_shape=shape)
     if data.complete:
         return data
-    msg = (f"--data {a.data} holds only {len(data)} of {data.meta.get('n')} images (an interrupted synthesis); "
-           f"finish it by rerunning genie-nb synth with --out {a.data} and the same options")
+    msg = (
+        f"--data {a.data} holds only {len(data)} of {data.meta.get('n')} images (an interrupted synthesis); "
+        f"finish it by rerunning genie-nb synth with --out {a.data} and the same options"
+    )
     if not a.allow_partial:
         raise GenieError(msg + ", or pass --allow-partial to use the images it has")
     print(f"genie-nb quantize: warning: {msg}; using them anyway (--allow-partial)", file=sys.stderr)
@@ -377,14 +383,16 @@ def _calibration(a, model, meta=None, shape=None):
         **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None},
     )
     out = Path(str(a.out) + f'.{a.data}.pt')
-    data = synthesize(model, cfg, on_event=None if a.json else tqdm_subscriber(desc=f'{a.data} data'), out=out)
+    bar = None if a.json else tqdm_subscriber(desc=f'{a.data} data')
+    data = synthesize(model, cfg, on_event=bar, out=out)
     return check_not_interrupted(data, out)
 
 
 def _recon_progress(ev):
     if ev['kind'] == 'unit_done':
         loss = f"loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g}"
-        print(f"  unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}: {loss} ({ev['seconds']:.1f} s)", file=sys.stderr)
+        unit = f"unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}"
+        print(f"  {unit}: {loss} ({ev['seconds']:.1f} s)", file=sys.stderr)
 
 
 def quant_config(a) -> QuantConfig:
@@ -401,7 +409,8 @@ def _reconstruct(a, model, data, cfg):
     try:
         return quantize(model, data, cfg, on_event=None if a.json else _recon_progress, resume=progress)
     except KeyboardInterrupt:
-        raise Interrupted(f"finished units are kept in {progress}; rerun the same command to resume") from None
+        msg = f"finished units are kept in {progress}; rerun the same command to resume"
+        raise Interrupted(msg) from None
 
 
 def cmd_quantize(a):
@@ -461,7 +470,8 @@ def _quantize_parser(sub):
     p.add_argument(
         '--data',
         default='genie',
-        help=f"a file from `genie-nb synth`, a plain (N, C, H, W) image tensor file, or {'|'.join(SYNTH_METHODS)} "
+        help="a file from `genie-nb synth`, a plain (N, C, H, W) image tensor file, or "
+        f"{'|'.join(SYNTH_METHODS)} "
         "to make it now",
     )
     p.add_argument('--method', default='genie', choices=list(PTQ_METHODS))
@@ -624,7 +634,9 @@ def _bench_parser(sub):
         '--grid',
         default='main',
         choices=list(GRIDS),
-        help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: the W2A4 Genie row at another number of synthetic images; iters1000: W2A4 real-data rows at 1000 iterations per unit',
+        help='main: the results table; real1024: PTQ methods on 1024 real images; images64/images1024: '
+        'the W2A4 Genie row at another number of synthetic images; iters1000: W2A4 real-data rows at 1000 '
+        'iterations per unit; ablation, mixed: see 10_bench and 13_mixed',
     )
     p.add_argument(
         '--n',
