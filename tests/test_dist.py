@@ -26,11 +26,14 @@ def _keep_threads():
 def ref(tmp_path_factory):
     "The one-process, one-thread file every multi-process run must reproduce."
     out = tmp_path_factory.mktemp('dist') / 'one.pt'
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads, env = torch.get_num_threads(), os.environ.get('GENIE_NB_THREADS')
+    os.environ['GENIE_NB_THREADS'] = '1'  # synthesize sets its stage's threads from it
     try:
         synthesize(load_bundled('default')[0], CFG, out=out)
     finally:
+        os.environ.pop('GENIE_NB_THREADS')
+        if env is not None:
+            os.environ['GENIE_NB_THREADS'] = env
         torch.set_num_threads(threads)
     return out
 
