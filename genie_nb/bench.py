@@ -921,9 +921,11 @@ def _load_table(res: dict, load: int) -> list[str]:
 
 def threads_markdown(res: dict) -> str:
     "The thread benchmark as markdown: verdicts, then the medians at each load level."
+    load = res['other_load_at_start']
+    load = '?' if load is None else f'{load:.2f}'
     head = [
         f"`{res['command']}`: {res['cores']} cores, torch {res['torch']}, {res['rounds']} rounds "
-        f"(median), {res['seconds']:.0f} s; other processes kept {res['other_load_at_start']:.2f} cores busy "
+        f"(median), {res['seconds']:.0f} s; other processes kept {load} cores busy "
         "at the start; ratios > 1 are worse.",
         '',
     ]
