@@ -33,9 +33,9 @@ __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_OR
            'ablation_rows', 'grid_csv', 'mixed_rows', 'read_results', 'append_result', 'run_grid', 'row_claim',
            'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits',
            'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'row_storage', 'mixed_markdown',
-           'plot_accuracy_vs_size', 'synth_quality', 'thread_model', 'thread_worker', 'thread_configs',
-           'busy_processes', 'run_thread_config', 'thread_summary', 'thread_verdicts', 'threads_markdown',
-           'thread_rounds', 'bench_threads']
+           'plot_accuracy_vs_size', 'synth_quality', 'thread_model', 'thread_probes', 'thread_measure',
+           'thread_worker_loop', 'thread_configs', 'busy_processes', 'ThreadWorker', 'thread_summary',
+           'thread_verdicts', 'threads_markdown', 'thread_rounds', 'bench_threads']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 SOURCE_VARIANTS = {
@@ -788,88 +788,122 @@ def synth_quality(
     )
 
 # %% ../nbs/10_bench.ipynb #b157c081
-import os, subprocess, sys
+import os, subprocess, sys, tempfile
+from fastcore.basics import patch
 from .models import load_torchvision
 from .synth import frozen_teacher, add_swing, BNStatHooks, bn_targets, _bench_step, _time_steps
 from .recon import bench_recon
 
 # %% ../nbs/10_bench.ipynb #5f16b5bb
-THREAD_MODELS = {  # input shape, synthesis batch, reconstruction block and batch, evaluation images and batch
-    'default': dict(
-        shape=(1, 32, 32), synth_batch=64, block='layer2.1', recon_batch=32, eval_n=1000, eval_batch=500
-    ),
-    'mbv2': dict(
-        shape=(1, 32, 32), synth_batch=64, block='features.5', recon_batch=32, eval_n=1000, eval_batch=500
-    ),
-    'resnet18': dict(
-        shape=(3, 224, 224), synth_batch=4, block='layer2.1', recon_batch=8, eval_n=16, eval_batch=8
-    ),
+_THREAD_KEYS = ('shape', 'synth_batch', 'block', 'recon_batch', 'methods', 'eval_n', 'widgets')
+THREAD_MODELS = {  # per model, the sizes named in `_THREAD_KEYS`
+    name: dict(zip(_THREAD_KEYS, v))
+    for name, v in {
+        'default': ((1, 32, 32), 64, 'layer2.1', 32, 3, 500, True),
+        'mbv2': ((1, 32, 32), 64, 'features.5', 32, 3, 500, False),
+        'resnet18': ((3, 224, 224), 2, 'layer2.1', 4, 1, 8, False),
+    }.items()
 }
 THREAD_STAGES = ('synth', 'recon', 'eval', 'widgets')
 LOWER_IS_WORSE = ('img_per_s',)  # the one rate; every other metric is seconds
 
-
+# %% ../nbs/10_bench.ipynb #c4670043
 def thread_model(name: str):
     "The model `name` of `THREAD_MODELS`: a bundled one, or torchvision ResNet-18 (seeded random weights)."
     seed_everything(0)
     return load_bundled(name)[0] if name in BUNDLED else load_torchvision(name)[0].eval()
 
 # %% ../nbs/10_bench.ipynb #a4809ca0
-def _synth_stage(model, size: dict, steps: int) -> dict:
-    "Seconds per Genie-D step (generator, latents, swing) after one warm-up step."
+def _synth_probe(model, size: dict, steps: int):
+    "Teacher with swing, BN hooks, generator and latents, once → seconds per Genie-D step (one warm-up step)."
     cfg = SynthConfig(batch=size['synth_batch'], input_shape=size['shape'])
     teacher = frozen_teacher(model, 'cpu', cfg.channels_last)
     add_swing(teacher, torch.Generator().manual_seed(0))
-    with BNStatHooks(teacher) as h:
-        step = _bench_step('genie', teacher, h, bn_targets(model), size['shape'], cfg.batch, cfg)
-        return dict(genie_step_s=_time_steps(step, steps, 1))
+    hooks = BNStatHooks(teacher).__enter__()  # on for the worker's life
+    step = _bench_step('genie', teacher, hooks, bn_targets(model), size['shape'], cfg.batch, cfg)
+    return lambda: dict(genie_step_s=_time_steps(step, steps, 1))
 
 
-def _recon_stage(model, size: dict, steps: int) -> dict:
-    "Seconds per reconstruction step of one block for AdaRound, QDrop and Genie-M (2 warm-up steps)."
+def _recon_probe(model, size: dict, steps: int):
+    "Seconds per reconstruction step of one block (`bench_recon`: AdaRound, QDrop, Genie-M; 2 warm-up steps)."
     x = torch.randn(2 * size['recon_batch'], *size['shape'], generator=torch.Generator().manual_seed(0))
-    r = bench_recon(model, x, size['block'], steps=steps + 2, batch=size['recon_batch'], init_ratios=20)
-    return {f'{m}_step_s': r[f'{m}_step_s'] for m in ('adaround', 'qdrop', 'genie')}
+    methods = ('genie', 'qdrop', 'adaround')[: size['methods']]
+    kw = dict(steps=steps + 2, batch=size['recon_batch'], init_ratios=10, methods=methods)
+    return lambda: {f'{m}_step_s': bench_recon(model, x, size['block'], **kw)[f'{m}_step_s'] for m in methods}
 
 # %% ../nbs/10_bench.ipynb #5da7a2cb
-def _eval_stage(model, size: dict, steps: int) -> dict:
-    "Images per second of `evaluate` (after one warm-up batch)."
-    n, bs = size['eval_n'], size['eval_batch']
-    x, y = torch.randn(n, *size['shape']), torch.zeros(n, dtype=torch.long)
-    evaluate(model, TensorBatches(x[:bs], y[:bs], bs))
-    with Timer() as t:
-        evaluate(model, TensorBatches(x, y, bs))
-    return dict(img_per_s=n / t.s)
+def _eval_probe(model, size: dict, steps: int):
+    "Images per second of `evaluate` on one batch (after a warm-up batch)."
+    n = size['eval_n']
+    batch = TensorBatches(torch.randn(n, *size['shape']), torch.zeros(n, dtype=torch.long), n)
 
+    def measure():
+        evaluate(model, batch)
+        with Timer() as t:
+            evaluate(model, batch)
+        return dict(img_per_s=n / t.s)
 
-def _widgets_stage(model, size: dict, steps: int) -> dict:
-    "QuantErrorExplorer: seconds per weight-slider move, chart only and chart + top-1 on 500 test images."
-    from genie_nb.cli import bench_widgets  # the CLI module imports this one
+    return measure
 
-    r = bench_widgets(model, moves=(4, 2), n_test=500)
-    return dict(chart_s=r['chart_s_mean'], chart_top1_s=r['total_s_mean'])
+# %% ../nbs/10_bench.ipynb #36259373
+def _widgets_probe(model, size: dict, steps: int):
+    "The QuantErrorExplorer, built once → seconds per weight-slider move (4, 2): chart; chart + top-1."
+    from genie_nb.widgets import QuantErrorExplorer
+
+    xt, yt = load_fmnist('test')
+    ex = QuantErrorExplorer(model, xt[-64:], (xt[:200], yt[:200]))  # as `bench_widgets`, on 200 test images
+
+    def measure():
+        chart, total = [], []
+        for b in (4, 2):
+            ex.w.value = b
+            chart.append(ex.seconds[0])
+            total.append(ex.seconds[1])
+        return dict(chart_s=statistics.mean(chart), chart_top1_s=statistics.mean(total))
+
+    return measure
 
 # %% ../nbs/10_bench.ipynb #f85c0bb1
-_STAGE_FNS = dict(synth=_synth_stage, recon=_recon_stage, eval=_eval_stage, widgets=_widgets_stage)
+_PROBES = dict(synth=_synth_probe, recon=_recon_probe, eval=_eval_probe, widgets=_widgets_probe)
 
 
-def thread_worker(spec: dict) -> list[dict]:
-    "Rows (model, stage, metric, value, threads used) for one configuration (threads: N or 'policy')."
-    fixed = spec['threads'] != 'policy'
-    if fixed:
-        set_threads(int(spec['threads']))
-    rows = []
+def thread_probes(spec: dict) -> list[tuple]:
+    "[(model, stage, measure)] for the models and stages of a configuration, prepared once."
+    out = []
     for name in spec['models']:
         model, size = thread_model(name), THREAD_MODELS[name]
-        for stage in spec['stages']:
-            if stage == 'widgets' and name not in BUNDLED:
-                continue  # the explorer's top-1 needs the model's real test set
-            used = torch.get_num_threads() if fixed else stage_threads(fresh=True)['threads']
-            with Timer() as t:
-                vals = _STAGE_FNS[stage](model, size, spec['steps'])
-            base = dict(config=spec['name'], load=spec['load'], rep=spec['rep'], model=name, stage=stage)
-            rows += [dict(base, metric=k, value=v, threads_used=used, stage_s=t.s) for k, v in vals.items()]
+        stages = [s for s in spec['stages'] if s != 'widgets' or size['widgets']]
+        out += [(name, s, _PROBES[s](model, size, spec['steps'])) for s in stages]
+    return out
+
+# %% ../nbs/10_bench.ipynb #47755603
+def thread_measure(spec: dict, probes: list, load: int, rep: int) -> list[dict]:
+    "One round of a configuration: each probe once → rows (model, stage, metric, value, threads used)."
+    rows = []
+    for name, stage, measure in probes:
+        policy = spec['threads'] == 'policy'
+        used = stage_threads(fresh=True)['threads'] if policy else torch.get_num_threads()
+        with Timer() as t:
+            vals = measure()
+        base = dict(config=spec['name'], wait=spec['wait'], load=load, rep=rep, model=name, stage=stage)
+        rows += [dict(base, metric=k, value=v, threads_used=used, stage_s=t.s) for k, v in vals.items()]
     return rows
+
+# %% ../nbs/10_bench.ipynb #f0ef7262
+_MARK = '@genie_nb_threads@'  # prefixes the worker's answers (anything else on its stdout is ignored)
+
+
+def thread_worker_loop(inp=None, out=None):
+    "A configuration's worker: a spec line, then a `{load, rep}` line per round, answered with its rows."
+    inp, out = inp or sys.stdin, out or sys.stdout
+    spec = json.loads(inp.readline())
+    if spec['threads'] != 'policy':
+        set_threads(int(spec['threads']))
+    probes = thread_probes(spec)
+    print(_MARK + json.dumps('ready'), file=out, flush=True)
+    for line in inp:
+        ask = json.loads(line)
+        print(_MARK + json.dumps(thread_measure(spec, probes, ask['load'], ask['rep'])), file=out, flush=True)
 
 # %% ../nbs/10_bench.ipynb #10071fe3
 def thread_configs(
@@ -898,27 +932,63 @@ def busy_processes(k: int):
             p.wait()
 
 # %% ../nbs/10_bench.ipynb #933628a0
-_WORKER_CODE = (
-    'import json, sys; from genie_nb.bench import thread_worker; '
-    'print(json.dumps(thread_worker(json.loads(sys.argv[1]))))'
-)
+class ThreadWorker:
+    "One configuration's worker process, in its own OpenMP environment with no thread pins inherited."
+
+    def __init__(self, cfg: dict, models, stages, steps: int):
+        drop = ('GENIE_NB_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY')
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        if cfg['wait'] == 'passive':
+            env['OMP_WAIT_POLICY'] = 'PASSIVE'
+        self.cfg, self.err = cfg, tempfile.TemporaryFile('w+')
+        code = 'from genie_nb.bench import thread_worker_loop; thread_worker_loop()'
+        self.proc = subprocess.Popen(
+            [sys.executable, '-c', code],
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+        )
+        self.send(dict(cfg, models=list(models), stages=list(stages), steps=steps))
+
+# %% ../nbs/10_bench.ipynb #a8c6c90d
+@patch
+def send(self: ThreadWorker, obj):
+    "Write one request line (a dead worker's error is in `answer`)."
+    try:
+        self.proc.stdin.write(json.dumps(obj) + '\n')
+        self.proc.stdin.flush()
+    except BrokenPipeError:
+        pass
 
 
-def run_thread_config(
-    cfg: dict, load: int, rep: int, models, stages, steps: int, timeout: float = 900
-) -> list[dict]:
-    "Run one configuration's worker in a fresh Python (its own OpenMP environment, no thread pins inherited)."
-    drop = ('GENIE_NB_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OMP_WAIT_POLICY')
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    if cfg['wait'] == 'passive':
-        env['OMP_WAIT_POLICY'] = 'PASSIVE'
-    spec = json.dumps(dict(cfg, load=load, rep=rep, models=list(models), stages=list(stages), steps=steps))
-    r = subprocess.run(
-        [sys.executable, '-c', _WORKER_CODE, spec], env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if r.returncode:
-        raise RuntimeError(f"thread worker {cfg['name']} (load {load}) failed: {r.stderr.strip()[-1500:]}")
-    return [dict(row, wait=cfg['wait']) for row in json.loads(r.stdout.strip().splitlines()[-1])]
+@patch
+def answer(self: ThreadWorker):
+    "The worker's next answer; its standard error when it died instead."
+    for line in self.proc.stdout:
+        if line.startswith(_MARK):
+            return json.loads(line[len(_MARK) :])
+    self.err.seek(0)
+    raise RuntimeError(f"thread worker {self.cfg['name']} stopped: {self.err.read().strip()[-1500:]}")
+
+# %% ../nbs/10_bench.ipynb #4eff3c4e
+@patch
+def measure(self: ThreadWorker, load: int, rep: int) -> list[dict]:
+    "One round of this configuration at the current load."
+    self.send(dict(load=load, rep=rep))
+    return self.answer()
+
+
+@patch
+def close(self: ThreadWorker):
+    "End the worker (end of input; killed by its process id if it does not exit within 30 s)."
+    try:
+        self.proc.stdin.close()
+        self.proc.wait(30)
+    except (BrokenPipeError, subprocess.TimeoutExpired):
+        self.proc.kill()
+        self.proc.wait()
 
 # %% ../nbs/10_bench.ipynb #53881e7d
 def _ratio(v: float, ref: float | None, metric: str) -> float | None:
@@ -1032,9 +1102,12 @@ def _load_table(res: dict, load: int) -> list[str]:
 
 def threads_markdown(res: dict) -> str:
     "The thread benchmark as markdown: verdicts, then the medians at each load level."
+    load = res['other_load_at_start']
+    load = '?' if load is None else f'{load:.2f}'
     head = [
         f"`{res['command']}`: {res['cores']} cores, torch {res['torch']}, {res['rounds']} rounds "
-        f"(median), {res['seconds']:.0f} s; ratios > 1 are worse.",
+        f"(median), {res['seconds']:.0f} s; other processes kept {load} cores busy "
+        "at the start; ratios > 1 are worse.",
         '',
     ]
     return '\n'.join(
@@ -1046,17 +1119,23 @@ def thread_rounds(
     configs: list, models, stages, loads, steps: int, budget_s: float, max_rounds: int, log
 ) -> tuple:
     "(rows, rounds): each configuration at each load, round robin, until one more round would overrun."
-    rows, t0, rounds = [], time.perf_counter(), 0
-    while rounds < max_rounds:
-        tr, k = time.perf_counter(), rounds % len(configs)
-        for load in loads:
-            with busy_processes(load):
-                for cfg in configs[k:] + configs[:k]:  # a different configuration goes first each round
-                    rows += run_thread_config(cfg, load, rounds, models, stages, steps)
-                    log(f"round {rounds + 1}, {load} busy, {cfg['name']}: {time.perf_counter() - t0:.0f} s")
-        rounds += 1
-        if (time.perf_counter() - t0) + (time.perf_counter() - tr) > budget_s:
-            break
+    t0, workers = time.perf_counter(), [ThreadWorker(c, models, stages, steps) for c in configs]
+    rows, rounds = [], 0
+    try:
+        [w.answer() for w in workers]  # prepared (in parallel; not timed)
+        log(f'{len(workers)} workers ready: {time.perf_counter() - t0:.0f} s')
+        while rounds < max_rounds:
+            tr, k = time.perf_counter(), rounds % len(workers)
+            for load in loads:
+                with busy_processes(load):
+                    for w in workers[k:] + workers[:k]:  # a different configuration goes first each round
+                        rows += w.measure(load, rounds)
+            rounds += 1
+            log(f'round {rounds}: {time.perf_counter() - t0:.0f} s')
+            if (time.perf_counter() - t0) + (time.perf_counter() - tr) > budget_s:
+                break
+    finally:
+        [w.close() for w in workers]
     return rows, rounds
 
 # %% ../nbs/10_bench.ipynb #d3c89613
@@ -1066,17 +1145,18 @@ def bench_threads(
     stages=THREAD_STAGES,
     loads=(0, 1, 2),  # competing busy processes
     configs: list | None = None,  # default: `thread_configs(cores)`
-    steps: int = 5,  # timed steps per stage
-    budget_s: float = 660,  # no new round once the next would end past this
+    steps: int = 3,  # timed steps per stage
+    budget_s: float = 660,  # no new round once it would end past this (workers' setup included)
     max_rounds: int = 9,
     command: str = '',
     log=print,
 ) -> dict:
     "Time every stage under every configuration and load, round robin; write `threads.json` and `threads.md`."
-    cores, t0 = len(machine_cores()), time.perf_counter()
+    cores, t0, start_load = len(machine_cores()), time.perf_counter(), other_load(1.0)  # was it quiet?
     configs = configs or thread_configs(cores)
     rows, rounds = thread_rounds(configs, models, stages, loads, steps, budget_s, max_rounds, log)
     res = dict(command=command, cores=cores, torch=str(torch.__version__), platform=platform.platform())
+    res.update(other_load_at_start=start_load)
     res.update(steps=steps, rounds=rounds, seconds=time.perf_counter() - t0, models=list(models))
     res.update(
         stages=list(stages), loads=list(loads), configs=configs, rows=rows, summary=thread_summary(rows)

@@ -629,6 +629,7 @@ def bench_recon(
     a_bits: int = 4,
     device='cpu',
     init_ratios: int = 100,
+    methods=METHODS,  # which PTQ methods to time (genie and qdrop for the ratio)
 ) -> dict:
     "Seconds per reconstruction step per method for one block, cache time for `n` samples, peak RSS (MiB)."
     if model is None:
@@ -644,7 +645,7 @@ def bench_recon(
         copy.deepcopy(model).eval(),
         dict(block=block, batch=batch, n_cache=len(images), steps=steps),
     )
-    for method in METHODS:
+    for method in methods:
         seed_everything(0)
         cfg = QuantConfig(
             w_bits,
@@ -655,7 +656,7 @@ def bench_recon(
             eval_samples=batch,
             init_ratios=init_ratios,
         )
-        qm = QModel(model, cfg.policy).set_quant(True, False)
+        qm = QModel(model, cfg.policy, n_ratios=init_ratios).set_quant(True, False)
         unit = qm.model.get_submodule(block)
         for q in unit_qlayers(unit):
             q.w_on, q.a_on = False, True
@@ -666,7 +667,8 @@ def bench_recon(
         st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, block, device=device)
         res[f'{method}_step_s'] = st['step_seconds']
         res['cache_s'] = tc.s
-    res['genie_over_qdrop'] = res['genie_step_s'] / res['qdrop_step_s']
+    if {'genie', 'qdrop'} <= set(methods):
+        res['genie_over_qdrop'] = res['genie_step_s'] / res['qdrop_step_s']
     res['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res
 
