@@ -1,0 +1,107 @@
+"""Same code path, same bits: digests of every synthesis method and every PTQ method on both bundled models.
+
+A refactoring that must not change any number is checked by running this before and after:
+
+    python bench/identity.py --out bench/identity.json      # record
+    python bench/identity.py --check bench/identity.json    # compare; exit 1 and name what differs
+
+Everything runs in one thread (bit-identity holds only at one thread count) at tiny budgets (about a minute)."""
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from genie_nb import QuantConfig, SynthConfig, load_bundled, quantize, synthesize
+from genie_nb.core import atomic_write_text, set_threads
+
+SOURCES = {
+    'genie': dict(method='genie'),
+    'zeroq': dict(method='zeroq', steps=6),
+    'pixels': dict(method='pixels'),
+    'gaussian': dict(method='gaussian'),
+    'real': dict(method='real'),
+    'genie-noswing': dict(method='genie', swing=False),
+    'genie-latents': dict(method='genie', learn_generator=False),
+    'genie-generator': dict(method='genie', learn_latents=False),
+}
+PTQ = ('rtn', 'adaround', 'brecq', 'qdrop', 'genie')
+
+
+def digest(t: torch.Tensor) -> str:
+    "First 16 hex digits of the sha256 of a tensor's bytes."
+    return hashlib.sha256(t.detach().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def probe_images(shape) -> torch.Tensor:
+    "A fixed batch of 16 images the quantized models are compared on."
+    g = torch.Generator().manual_seed(1234)
+    return torch.randn(16, *shape, generator=g)
+
+
+def model_digests(name: str) -> dict:
+    "Digests of the synthetic images of every source and of the logits of every PTQ method on one model."
+    model, _ = load_bundled(name)
+    out, x = {}, probe_images((1, 32, 32))
+    datas = {}
+    for src, kw in SOURCES.items():
+        cfg = SynthConfig(**{'n': 8, 'batch': 4, 'steps': 3, 'seed': 0, **kw})
+        datas[src] = synthesize(model, cfg)
+        out[f'{name}/synth/{src}'] = digest(datas[src].images)
+    for method in PTQ:
+        qm = quantize(model, datas['genie'], QuantConfig(method=method, iters=4, recon_batch=4, seed=0))
+        with torch.no_grad():
+            out[f'{name}/quant/{method}/W4A4'] = digest(qm(x))
+    qm = quantize(
+        model, datas['real'], QuantConfig(method='genie', w_bits=2, a_bits=4, iters=4, recon_batch=4)
+    )
+    with torch.no_grad():
+        out[f'{name}/quant/genie-real/W2A4'] = digest(qm(x))
+    return out | export_digests(name, qm, x)
+
+
+def export_digests(name: str, qm, x) -> dict:
+    "Digest of the logits of the packed file reloaded (`save_quantized` → `load_quantized`)."
+    from genie_nb.qmodel import load_quantized, save_quantized
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / 'm.qpt'
+        save_quantized(qm, p)
+        back = load_quantized(p)
+    with torch.no_grad():
+        return {f'{name}/export/qpt': digest(back(x))}
+
+
+def mixed_digest() -> dict:
+    "Digest of the widths chosen by the budget solver on MobileNetV2-small (proxy on synthetic images)."
+    from genie_nb.mixed import BitPolicy
+
+    model, _ = load_bundled('mbv2')
+    data = synthesize(model, SynthConfig(n=8, batch=4, steps=3, seed=0))
+    pol = BitPolicy.from_budget(model, data, w_bits=3.0, a_bits=4)
+    return {'mbv2/mixed/policy': hashlib.sha256(repr(pol).encode()).hexdigest()[:16]}
+
+
+def all_digests() -> dict:
+    set_threads(1)
+    return model_digests('default') | model_digests('mbv2') | mixed_digest()
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', help='write the digests here (JSON)')
+    ap.add_argument('--check', help='compare with digests recorded earlier; exit 1 if any differs')
+    a = ap.parse_args()
+    now = all_digests()
+    if a.out:
+        atomic_write_text(json.dumps(now, indent=1) + '\n', a.out)
+    if a.check:
+        before = json.loads(Path(a.check).read_text())
+        diff = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        print('identical' if not diff else 'DIFFERENT: ' + ', '.join(diff))
+        sys.exit(1 if diff else 0)
+    print(json.dumps(now, indent=1))
