@@ -5,7 +5,7 @@ A refactoring that must not change any number is checked by running this before 
     python bench/identity.py --out bench/identity.json      # record
     python bench/identity.py --check bench/identity.json    # compare; exit 1 and name what differs
 
-Everything runs in one thread (bit-identity holds only at one thread count) at tiny budgets (about a minute)."""
+Everything runs in one thread (bit-identity holds only at one thread count) at tiny budgets (about 30 s)."""
 
 import argparse
 import hashlib
