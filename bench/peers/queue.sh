@@ -13,11 +13,11 @@ mct_rows() { run "$PY" bench/peers/mct_rows.py --rows "$1"; }
 
 official default:W4A4:0
 [ -e bench/peers_speed.json ] || run "$PY" bench/peers/speed.py --genie-dir "$GENIE_DIR" --reps 2 --e2e-reps 1
-official mbv2:W2A4:0
 mct_data default 0
 mct_rows default:rtn:W2A4:0,default:genie:W2A4:0,default:qdrop:W2A4:0
 mct_data mbv2 0
 mct_rows mbv2:rtn:W2A4:0,mbv2:genie:W2A4:0,mbv2:qdrop:W2A4:0
+official mbv2:W2A4:0
 official default:W2A4:0,mbv2:W4A4:0,default:W3A3:0,mbv2:W3A3:0
 mct_rows all
 official default:W2A4:1,mbv2:W2A4:1,default:W2A4:2,mbv2:W2A4:2
