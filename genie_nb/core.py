@@ -37,7 +37,7 @@ def check_number(
         raise GenieError(f"{name} must be {kind} {'>' if strict else '≥'} {minimum:g}, got {value!r}")
     return value
 
-
+# %% ../nbs/00_core.ipynb #eb395b43
 SEED_MAX = 2**63 - 2
 
 
@@ -76,7 +76,7 @@ def pick_device(
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (physical cores, or OMP_NUM_THREADS)
 THREAD_CHOICE = dict(threads=None, thread_policy=None, other_load=None)  # in force, and why
 
-
+# %% ../nbs/00_core.ipynb #5e7479f2
 def env_threads() -> int | None:
     "The thread count `GENIE_NB_THREADS` asks for (None when unset); not a positive integer: bad input."
     v = os.environ.get('GENIE_NB_THREADS', '').strip()
@@ -95,7 +95,7 @@ def _use_threads(n: int, why: str, other_load: float | None = None) -> dict:
     THREAD_CHOICE.update(threads=torch.get_num_threads(), thread_policy=why, other_load=other_load)
     return dict(THREAD_CHOICE)
 
-
+# %% ../nbs/00_core.ipynb #91d8f669
 def set_threads(
     n: int | None = None,  # torch intra-op threads; None leaves torch's choice (or GENIE_NB_THREADS)
 ):
@@ -122,7 +122,7 @@ def machine_cores() -> set:
     except AttributeError:
         return set(range(os.cpu_count() or 1))
 
-
+# %% ../nbs/00_core.ipynb #e8639b13
 def _cpu_jiffies(cpus: set) -> tuple | None:
     "(busy, total) clock ticks of the CPUs in `cpus` since boot (/proc/stat); None where unreadable."
     try:
@@ -153,7 +153,7 @@ def other_load(
 # %% ../nbs/00_core.ipynb #ecc2e4a6
 FREE_CORE_SLACK = 0.25  # others' load (in cores) tolerated before one core counts as taken
 
-
+# %% ../nbs/00_core.ipynb #6a568bdf
 def policy_threads(
     load: float | None,  # cores other processes keep busy (None: unknown)
     cores: int | None = None,  # cores this process may use (default: its affinity mask)
@@ -197,7 +197,7 @@ def _fsync_path(path, flags=os.O_RDONLY):
     finally:
         os.close(fd)
 
-
+# %% ../nbs/00_core.ipynb #b74267a3
 def _new_temp(path: Path) -> Path:
     "An empty, new temporary file beside `path` (mode 0o666 less the umask, like any new file)."
     while True:
@@ -233,12 +233,12 @@ def _torch_save(obj, tmp: str):
     with open(tmp, 'wb') as f:
         torch.save(obj, f)
 
-
+# %% ../nbs/00_core.ipynb #05f29d09
 def atomic_save(obj, path):
     "`torch.save` to a temporary file, then rename: the same object gives the same bytes whatever the path."
     return atomic_write(path, lambda t: _torch_save(obj, t))
 
-
+# %% ../nbs/00_core.ipynb #d7d4306d
 def atomic_write_text(text: str, path):
     "Write text atomically."
     return atomic_write(path, lambda t: Path(t).write_text(text))
@@ -252,7 +252,7 @@ def sha256_file(path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
-
+# %% ../nbs/00_core.ipynb #821452cc
 def sha256_tensors(tensors) -> str:
     "Hex sha256 over the bytes of a sequence of tensors (a model fingerprint)."
     h = hashlib.sha256()
@@ -284,7 +284,7 @@ def _digest_into(h, obj):
     else:
         h.update(repr(obj).encode())
 
-
+# %% ../nbs/00_core.ipynb #ff38b688
 def content_digest(obj) -> str:
     "Hex sha256 of a nested object of tensors and plain values."
     h = hashlib.sha256()
@@ -296,7 +296,7 @@ def save_checked(obj: dict, path) -> Path:
     "`atomic_save` a dict with a `sha256` entry over the rest of it."
     return atomic_save({**obj, 'sha256': content_digest(obj)}, path)
 
-
+# %% ../nbs/00_core.ipynb #d3089401
 def verify_checked(d: dict, path, what: str = 'file') -> dict:
     "Check the `sha256` entry of a loaded dict (files written before checksums have none and pass)."
     want = d.get('sha256')
@@ -319,13 +319,23 @@ def written_by_genie_nb(path) -> bool:
         return False
     return isinstance(d, dict) and str(d.get('format', '')).startswith('genie_nb.')
 
-
+# %% ../nbs/00_core.ipynb #20e1a5b6
 def _same_file(a: Path, b: Path) -> bool:
+    "Whether paths `a` and `b` name the same file (or would, once written)."
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
 
+# %% ../nbs/00_core.ipynb #128136e0
+def _check_parent_writable(p: Path, flag: str):
+    "Refuse output `p` when its nearest existing ancestor is a file or a folder that cannot be written."
+    parent = next(q for q in [p.parent.absolute(), *p.parent.absolute().parents] if q.exists())
+    if not parent.is_dir():
+        raise GenieError(f"{flag} {p}: {parent} is a file, not a folder; choose another {flag}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GenieError(f"{flag} {p}: folder {parent} is not writable; choose another {flag}")
 
+# %% ../nbs/00_core.ipynb #60567542
 def check_output(
     path,  # the output file a command will write
     inputs=(),  # the files the command reads: the output must be none of them
@@ -342,13 +352,11 @@ def check_output(
     if p.is_dir():
         raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
     if p.exists() and not written_by_genie_nb(p):
-        raise GenieError(f"{flag} {p} exists and was not written by genie_nb; genie_nb never replaces such a "
-                         f"file: choose another {flag}")
-    parent = next(q for q in [p.parent.absolute(), *p.parent.absolute().parents] if q.exists())
-    if not parent.is_dir():
-        raise GenieError(f"{flag} {p}: {parent} is a file, not a folder; choose another {flag}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise GenieError(f"{flag} {p}: folder {parent} is not writable; choose another {flag}")
+        raise GenieError(
+            f"{flag} {p} exists and was not written by genie_nb; genie_nb never replaces such a "
+            f"file: choose another {flag}"
+        )
+    _check_parent_writable(p, flag)
     return p
 
 # %% ../nbs/00_core.ipynb #3e9a0b57
@@ -396,7 +404,7 @@ def emit(
 class StopRequested(Exception):
     "Raised inside a stage when a subscriber asked to stop."
 
-
+# %% ../nbs/00_core.ipynb #d015520b
 class Timer:
     "Context manager measuring wall time in seconds (`.s`)."
 

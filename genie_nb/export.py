@@ -33,15 +33,8 @@ def packed_size(name: str, w_bits: int, a_bits: int = 8, fold_bn: bool = False, 
     fp_bytes = (ASSETS / BUNDLED[name]['file']).stat().st_size
     with tempfile.TemporaryDirectory() as d:
         q_bytes = save_quantized(qm, Path(d) / 'q.qpt').stat().st_size
-    return dict(
-        model=name,
-        w_bits=w_bits,
-        a_bits=a_bits,
-        fold_bn=fold_bn,
-        fp32_bytes=fp_bytes,
-        packed_bytes=q_bytes,
-        ratio=round(q_bytes / fp_bytes, 4),
-    )
+    sizes = dict(fp32_bytes=fp_bytes, packed_bytes=q_bytes, ratio=round(q_bytes / fp_bytes, 4))
+    return dict(model=name, w_bits=w_bits, a_bits=a_bits, fold_bn=fold_bn, **sizes)
 
 # %% ../nbs/12_export.ipynb #15a2157a
 def size_table(
@@ -109,7 +102,16 @@ class ExportAct(nn.Module):
 # %% ../nbs/12_export.ipynb #0c646b6c
 MIN_OPSET, DEFAULT_OPSET = 13, 17
 
+# %% ../nbs/12_export.ipynb #bc7e3f14
+def _check_layers_ready(qm: QModel):
+    "Refuse a QModel with a quantizer still in soft-rounding mode or an activation step never set."
+    for n, q in qm.qlayers().items():
+        if q.wq is not None and q.wq.soft:
+            raise GenieError(f"layer {n} is still reconstructing (soft rounding); finish quantize first")
+        if q.aq is not None and q.a_on and not bool(q.aq.inited):
+            raise GenieError(f"layer {n} has no activation step yet; run calibration data through the model")
 
+# %% ../nbs/12_export.ipynb #a461c989
 def check_exportable(qm: QModel, opset: int = DEFAULT_OPSET):
     "Raise GenieError when `qm` cannot be exported faithfully at `opset`."
     if not isinstance(opset, int) or opset < MIN_OPSET:
@@ -123,11 +125,7 @@ def check_exportable(qm: QModel, opset: int = DEFAULT_OPSET):
             f"unsupported layer types hold FP weights ({', '.join(bad)}): only Conv2d/Linear "
             "weights are quantized, so this model has no faithful integer export"
         )
-    for n, q in qm.qlayers().items():
-        if q.wq is not None and q.wq.soft:
-            raise GenieError(f"layer {n} is still reconstructing (soft rounding); finish quantize first")
-        if q.aq is not None and q.a_on and not bool(q.aq.inited):
-            raise GenieError(f"layer {n} has no activation step yet; run calibration data through the model")
+    _check_layers_ready(qm)
 
 # %% ../nbs/12_export.ipynb #4b4d6596
 def exportable_copy(qm: QModel) -> QModel:
@@ -142,31 +140,35 @@ def exportable_copy(qm: QModel) -> QModel:
 
 # %% ../nbs/12_export.ipynb #4cc1642e
 def _input_shape(qm: nn.Module, input_shape) -> tuple:
+    "(C, H, W) of the export's dummy input: `input_shape`, else the one the model's `meta` records."
     meta = getattr(qm, 'meta', {}) or {}
     shape = input_shape or meta.get('input_shape') or meta.get('arch_spec', {}).get('input_shape')
     if not shape:
         raise GenieError("the model does not record its input shape; pass input_shape=(C, H, W)")
     return tuple(int(s) for s in shape)
 
+# %% ../nbs/12_export.ipynb #78264df6
+def _write_onnx(module: nn.Module, tmp: str, shape: tuple, opset: int):
+    "Export `module` to ONNX file `tmp` (input 'input', output 'logits', dynamic batch) and check the graph."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            module,
+            (torch.zeros(1, *shape),),
+            tmp,
+            dynamo=False,
+            opset_version=opset,
+            input_names=['input'],
+            output_names=['logits'],
+            dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
+        )
+    onnx.checker.check_model(tmp)
 
+# %% ../nbs/12_export.ipynb #d58e7220
 def _onnx_export(module: nn.Module, path, shape: tuple, opset: int) -> Path:
-    def write(tmp):
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(
-                module,
-                (torch.zeros(1, *shape),),
-                tmp,
-                dynamo=False,
-                opset_version=opset,
-                input_names=['input'],
-                output_names=['logits'],
-                dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
-            )
-        onnx.checker.check_model(tmp)
-
+    "Write `module` as an ONNX graph at `path`, atomically."
     try:
-        return atomic_write(path, write)
+        return atomic_write(path, lambda tmp: _write_onnx(module, tmp, shape, opset))
     except (torch.onnx.errors.OnnxExporterError, RuntimeError, onnx.checker.ValidationError) as e:
         raise GenieError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
 
@@ -176,7 +178,7 @@ def export_onnx(qm: QModel, path, input_shape=None, opset: int = DEFAULT_OPSET) 
     check_exportable(qm, opset)
     return _onnx_export(exportable_copy(qm), path, _input_shape(qm, input_shape), opset)
 
-
+# %% ../nbs/12_export.ipynb #172ec618
 def export_fp_onnx(model: nn.Module, path, input_shape, opset: int = DEFAULT_OPSET) -> Path:
     "Write an FP model as a plain ONNX graph (the baseline the quantized graph is compared with)."
     return _onnx_export(copy.deepcopy(model).eval().cpu(), path, tuple(input_shape), opset)
@@ -186,7 +188,7 @@ def op_types(path) -> dict:
     "{ONNX op type: count} of the graph at `path`, most frequent first."
     return dict(Counter(n.op_type for n in onnx.load(str(path)).graph.node).most_common())
 
-
+# %% ../nbs/12_export.ipynb #c6ad540b
 def initializer_types(path) -> dict:
     "{element type name: number of initializers} of the graph at `path`."
     names = {v: k for k, v in onnx.TensorProto.DataType.items()}
@@ -203,7 +205,7 @@ def ort_session(path, threads: int | None = None, optimized_path=None) -> ort.In
         so.optimized_model_filepath = str(optimized_path)
     return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
 
-
+# %% ../nbs/12_export.ipynb #beb4dc52
 def ort_logits(sess: ort.InferenceSession, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     "Logits of `x` from an ONNX Runtime session, in batches."
     name = sess.get_inputs()[0].name
@@ -261,7 +263,7 @@ BENCH_MODELS = {
     'resnet18': ('resnet18', (3, 224, 224)),
 }
 
-
+# %% ../nbs/12_export.ipynb #f17d2f3e
 def bench_model(name: str) -> tuple[nn.Module, tuple]:
     "(FP model, input shape) of a benchmark model: the bundled ones trained, torchvision's random."
     spec, shape = BENCH_MODELS[name]
@@ -270,29 +272,33 @@ def bench_model(name: str) -> tuple[nn.Module, tuple]:
     torch.manual_seed(0)
     return getattr(torchvision.models, spec)(weights=None).eval(), shape
 
+# %% ../nbs/12_export.ipynb #e635623b
+def _ort_op_kind(op: str) -> str:
+    "'qdq', 'integer' (`QLinear*`, `*Integer`) or 'float'."
+    if op in ('QuantizeLinear', 'DequantizeLinear'):
+        return 'qdq'
+    if op.startswith('QLinear') or op.endswith('Integer'):
+        return 'integer'
+    return 'float'
+
 # %% ../nbs/12_export.ipynb #fd520430
 def ort_float_ops(path) -> dict:
     "Op types of ONNX Runtime's optimized graph of `path` → {'integer': {...}, 'float': {...}, 'qdq': {...}}."
     with tempfile.TemporaryDirectory() as d:
         ort_session(path, optimized_path=Path(d) / 'opt.onnx')
         ops = op_types(Path(d) / 'opt.onnx')
-    kind = lambda op: (
-        'qdq'
-        if op in ('QuantizeLinear', 'DequantizeLinear')  # noqa: E731
-        else 'integer'
-        if op.startswith('QLinear') or op.endswith('Integer')
-        else 'float'
-    )
-    return {k: {op: n for op, n in ops.items() if kind(op) == k} for k in ('integer', 'float', 'qdq')}
+    return {k: {op: n for op, n in ops.items() if _ort_op_kind(op) == k} for k in ('integer', 'float', 'qdq')}
 
 # %% ../nbs/12_export.ipynb #d7877762
 def _timings(run, shape, reps: int, batch: int) -> dict:
+    "{'latency_ms_b1', 'throughput_b64'} of `run` on random inputs of `shape`."
     x1, xb = torch.randn(1, *shape), torch.randn(batch, *shape)
     t1, tb = time_call(lambda: run(x1), reps), time_call(lambda: run(xb), reps)
     return dict(latency_ms_b1=round(t1 * 1000, 3), throughput_b64=round(batch / tb, 1))
 
-
+# %% ../nbs/12_export.ipynb #f737e238
 def _runners(fp: nn.Module, qm: QModel, fp_onnx, q_onnx) -> dict:
+    "{(runtime, variant): callable batch → logits} of PyTorch FP32 / fake-quant and ORT FP32 / QDQ."
     s_fp, s_q = ort_session(fp_onnx), ort_session(q_onnx)
     with_grad_off = lambda m: lambda x: torch_logits(m, x, len(x))  # noqa: E731
     return {
@@ -344,6 +350,11 @@ def bench_markdown(report: dict) -> str:
         lines.append(f"| {m} | {b['fp32']:,} | {b['packed']:,} | {b['onnx_fp32']:,} | {b['onnx_qdq']:,} |")
     return '\n'.join(lines + ['', f"{report['note']}", '', f"`{report['command']}`"])
 
+# %% ../nbs/12_export.ipynb #88ae2cdd
+def _bench_setup() -> dict:
+    "Threads, torch and ONNX Runtime versions of this run (report fields, in order)."
+    return dict(threads=torch.get_num_threads(), torch=str(torch.__version__), onnxruntime=ort.__version__)
+
 # %% ../nbs/12_export.ipynb #7eac9bcc
 def bench_export(
     models=tuple(BENCH_MODELS),
@@ -357,19 +368,10 @@ def bench_export(
     for m in models:
         r, byts[m], ops[m] = bench_one(m, reps, batch)
         rows += r
-    report = dict(
-        rows=rows,
-        bytes=byts,
-        ort_ops=ops,
-        reps=reps,
-        batch=batch,
-        threads=torch.get_num_threads(),
-        torch=str(torch.__version__),
-        onnxruntime=ort.__version__,
-        command=command,
-        note=f'median of {reps} runs after a warm-up, {torch.get_num_threads()} thread(s); '
-        'W8A8 round-to-nearest; random inputs',
-    )
+    note = f'median of {reps} runs after a warm-up, {torch.get_num_threads()} thread(s); '
+    note += 'W8A8 round-to-nearest; random inputs'
+    report = dict(rows=rows, bytes=byts, ort_ops=ops, reps=reps, batch=batch, **_bench_setup())
+    report.update(command=command, note=note)
     if out:
         atomic_write_text(json.dumps(report, indent=1) + '\n', out)
         atomic_write_text(bench_markdown(report) + '\n', Path(out).with_suffix('.md'))

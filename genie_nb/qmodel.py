@@ -36,7 +36,7 @@ def check_bits(bits, what: str = 'bits', allow_none: bool = True):
         raise GenieError(f"{what} must be an integer from 2 to 8, got {bits!r}")
     return bits
 
-
+# %% ../nbs/05_qmodel.ipynb #6dc3ffec
 @dataclass
 class BitPolicy:
     "Bits per wrapped op: first/second/last-layer rules plus per-name overrides (None = FP)."
@@ -118,40 +118,46 @@ class QLayer(nn.Module):
 
 # %% ../nbs/05_qmodel.ipynb #3e3f327d
 def _fwd_basic(b, x):
+    "ResNet BasicBlock forward with the input quantized once, for body and skip."
     xq = b._q_in(x)
     out = b.bn2(b.conv2(b.relu(b.bn1(b.conv1(xq)))))
     return b.relu(out + (b.downsample(xq) if b.downsample is not None else xq))
 
-
+# %% ../nbs/05_qmodel.ipynb #f675368f
 def _fwd_bottleneck(b, x):
+    "ResNet Bottleneck forward with the input quantized once, for body and skip."
     xq = b._q_in(x)
     out = b.relu(b.bn1(b.conv1(xq)))
     out = b.bn3(b.conv3(b.relu(b.bn2(b.conv2(out)))))
     return b.relu(out + (b.downsample(xq) if b.downsample is not None else xq))
 
-
+# %% ../nbs/05_qmodel.ipynb #3cc5e185
 def _fwd_ir(b, x):
+    "MobileNetV2 InvertedResidual forward with the input quantized once, for body and skip."
     xq = b._q_in(x)
     out = b.conv(xq)
     return xq + out if b.use_res_connect else out
 
-
+# %% ../nbs/05_qmodel.ipynb #722d2e98
 def _fwd_mnas(b, x):
+    "MNASNet _InvertedResidual forward with the input quantized once, for body and skip."
     xq = b._q_in(x)
     out = b.layers(xq)
     return out + xq if b.apply_residual else out
 
-
+# %% ../nbs/05_qmodel.ipynb #c2c9b894
 def _fwd_regnet(b, x):
+    "RegNet ResBottleneckBlock forward with the input quantized once, for body, projection and skip."
     xq = b._q_in(x)
     out = b.f(xq)
     return b.activation((b.proj(xq) if b.proj is not None else xq) + out)
 
 # %% ../nbs/05_qmodel.ipynb #438bf2c9
 def _first_qlayer(m: nn.Module, prefix: str) -> list[str]:
+    "Path of the first QLayer inside `m`, as seen from its block (`prefix` is `m`'s name there)."
     return [f'{prefix}.{n}' for n, c in m.named_modules() if isinstance(c, QLayer)][:1]
 
-
+# %% ../nbs/05_qmodel.ipynb #b6534450
 # kind: (forward, the ops that read the block input directly)
 RESIDUAL_BLOCKS = {
     BasicBlock: (_fwd_basic, lambda b: ['conv1'] + (['downsample.0'] if b.downsample is not None else [])),
@@ -164,7 +170,7 @@ RESIDUAL_BLOCKS = {
     ResBottleneckBlock: (_fwd_regnet, lambda b: (['proj.0'] if b.proj is not None else []) + ['f.a.0']),
 }
 
-
+# %% ../nbs/05_qmodel.ipynb #8f7e5c39
 class QResidual:
     "Mixin for a residual block whose input (skip included) is quantized once, by its first op."
 
@@ -174,11 +180,12 @@ class QResidual:
     def forward(self, x, *args, **kwargs):
         return self._q_fwd(x, *args, **kwargs)
 
-
+# %% ../nbs/05_qmodel.ipynb #1547489c
 _QCLASSES = {}
 
 
 def _qclass(cls):
+    "The quantized subclass of block class `cls` (made on first use)."
     if cls not in _QCLASSES:
         _QCLASSES[cls] = type(f'Q{cls.__name__}', (QResidual, cls), {'_q_fwd': RESIDUAL_BLOCKS[cls][0]})
     return _QCLASSES[cls]
@@ -201,6 +208,19 @@ def quantize_residual(block: nn.Module):
     block.__class__, block._q_owner = _qclass(base), owner
     return block
 
+# %% ../nbs/05_qmodel.ipynb #43beeaf1
+@torch.no_grad()
+def _fold_bn_into(conv: nn.Conv2d, bn: nn.BatchNorm2d):
+    "Fold `bn` into `conv`'s weight and bias (in place): w·k and (b − mean)·k + β with k = γ / √(var + ε)."
+    k = (
+        bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        if bn.affine
+        else 1 / torch.sqrt(bn.running_var + bn.eps)
+    )
+    b0 = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.weight.mul_(k.view(-1, 1, 1, 1))
+    conv.bias = nn.Parameter((b0 - bn.running_mean) * k + (bn.bias if bn.affine else 0))
+
 # %% ../nbs/05_qmodel.ipynb #396dfda7
 @torch.no_grad()
 def fold_batchnorm(model: nn.Module) -> list[str]:
@@ -214,14 +234,7 @@ def fold_batchnorm(model: nn.Module) -> list[str]:
             and isinstance(prev, nn.Conv2d)
             and prev.out_channels == m.num_features
         ):
-            k = (
-                m.weight / torch.sqrt(m.running_var + m.eps)
-                if m.affine
-                else 1 / torch.sqrt(m.running_var + m.eps)
-            )
-            b0 = prev.bias if prev.bias is not None else torch.zeros_like(m.running_mean)
-            prev.weight.mul_(k.view(-1, 1, 1, 1))
-            prev.bias = nn.Parameter((b0 - m.running_mean) * k + (m.bias if m.affine else 0))
+            _fold_bn_into(prev, m)
             parent, _, child = name.rpartition('.')
             setattr(model.get_submodule(parent) if parent else model, child, nn.Identity())
             folded.append(name)
@@ -230,12 +243,12 @@ def fold_batchnorm(model: nn.Module) -> list[str]:
     return folded
 
 # %% ../nbs/05_qmodel.ipynb #6093b5b2
-_NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
-
-
 def quantizable_ops(model: nn.Module) -> list[str]:
     "Names of the Conv2d/Linear layers, in `named_modules` order."
     return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and n]
+
+# %% ../nbs/05_qmodel.ipynb #893bf529
+_NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 
 def unsupported_weight_layers(model: nn.Module) -> list[str]:
@@ -248,7 +261,7 @@ def unsupported_weight_layers(model: nn.Module) -> list[str]:
         and not isinstance(m, (WeightQuantizer, ActQuantizer))
     ]
 
-
+# %% ../nbs/05_qmodel.ipynb #c62a2497
 def arch_signature(model: nn.Module) -> str:
     "Hash of a model's class and state_dict names and shapes: same architecture ⇔ same signature."
     s = type(model).__name__ + ';' + ';'.join(f'{k}:{tuple(v.shape)}' for k, v in model.state_dict().items())
@@ -256,13 +269,14 @@ def arch_signature(model: nn.Module) -> str:
 
 # %% ../nbs/05_qmodel.ipynb #8894ab5a
 def _on_meta(build, **kwargs) -> nn.Module:
+    "`build(**kwargs)` on the meta device (no memory), or normally where the builder needs real tensors."
     try:
         with torch.device('meta'):
             return build(**kwargs)
     except (NotImplementedError, RuntimeError):  # a builder that reads tensor values (RegNet)
         return build(**kwargs)
 
-
+# %% ../nbs/05_qmodel.ipynb #08e6f640
 def describe_arch(model: nn.Module) -> dict:
     "How to rebuild `model`'s architecture: bundled name, torchvision arch + num_classes, or class path."
     sig, cls = arch_signature(model), type(model)
@@ -290,6 +304,35 @@ def build_arch(spec: dict) -> nn.Module:
         f"the model is your own class {spec.get('path', '?')}: pass an instance, load_quantized(path, model)"
     )
 
+# %% ../nbs/05_qmodel.ipynb #a714926d
+def _source_meta(model: nn.Module, policy: BitPolicy, fold_bn: bool) -> dict:
+    "A QModel's `meta` for `model`: architecture, FP fingerprint, bit policy, BN folding, torch version."
+    return dict(
+        arch=type(model).__name__,
+        arch_sig=arch_signature(model),
+        arch_spec=describe_arch(model),
+        fp_fingerprint=model_fingerprint(model),
+        policy=asdict(policy),
+        fold_bn=fold_bn,
+        torch=str(torch.__version__),
+    )
+
+# %% ../nbs/05_qmodel.ipynb #47113c7c
+def _wrap_ops(
+    m: nn.Module,  # the model copy, changed in place
+    bits: dict,  # {op name: (w_bits, a_bits)} in model order, from `BitPolicy.assign`
+    **qlayer_kw,  # init, n_ratios, drop_prob of every QLayer
+) -> nn.Module:
+    "Wrap every op named in `bits` in a QLayer and quantize residual blocks' inputs once; returns `m`."
+    for n, (w_bits, a_bits) in bits.items():
+        parent, _, child = n.rpartition('.')
+        layer = QLayer(m.get_submodule(n), n, w_bits, a_bits, **qlayer_kw)
+        setattr(m.get_submodule(parent) if parent else m, child, layer)
+    for mod in list(m.modules()):
+        if type(mod) in RESIDUAL_BLOCKS:
+            quantize_residual(mod)
+    return m
+
 # %% ../nbs/05_qmodel.ipynb #09a495bb
 class QModel(nn.Module):
     "A fake-quantized copy of `model` (see `BitPolicy`); `meta` records where it came from."
@@ -308,31 +351,12 @@ class QModel(nn.Module):
         if not names:
             raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
         self.policy, self.fold_bn = policy or BitPolicy(), fold_bn
-        self.meta = dict(
-            arch=type(model).__name__,
-            arch_sig=arch_signature(model),
-            arch_spec=describe_arch(model),
-            fp_fingerprint=model_fingerprint(model),
-            policy=asdict(self.policy),
-            fold_bn=fold_bn,
-            torch=str(torch.__version__),
-        )
+        self.meta = _source_meta(model, self.policy, fold_bn)
         m = copy.deepcopy(model).eval().requires_grad_(False)
         if fold_bn:
             fold_batchnorm(m)
         bits = self.policy.assign(names)
-        for n in names:
-            parent, _, child = n.rpartition('.')
-            op = m.get_submodule(n)
-            setattr(
-                m.get_submodule(parent) if parent else m,
-                child,
-                QLayer(op, n, *bits[n], init=init, n_ratios=n_ratios, drop_prob=drop_prob),
-            )
-        for mod in list(m.modules()):
-            if type(mod) in RESIDUAL_BLOCKS:
-                quantize_residual(mod)
-        self.model = m
+        self.model = _wrap_ops(m, bits, init=init, n_ratios=n_ratios, drop_prob=drop_prob)
         self.eval()  # quantizers train (QDrop) only while their unit is reconstructed
         if bad := unsupported_weight_layers(m):
             warnings.warn(f"left in FP (unsupported layer types holding weights): {', '.join(bad)}")
@@ -346,7 +370,7 @@ def qlayers(self: QModel) -> dict[str, QLayer]:
     "{original layer name: QLayer}, in model order."
     return {m.name: m for m in self.model.modules() if isinstance(m, QLayer)}
 
-
+# %% ../nbs/05_qmodel.ipynb #60f8d5ed
 @patch
 def set_quant(self: QModel, weights: bool | None = None, acts: bool | None = None, names=None):
     "Switch weight and/or input quantization on or off (for all layers, or those in `names`)."
@@ -368,34 +392,34 @@ def fp_weight_fraction(qm: QModel) -> float:
         fp += sum(p.numel() for p in qm.model.get_submodule(n.split(' ')[0]).parameters(recurse=False))
     return fp / max(1, q + fp)
 
+# %% ../nbs/05_qmodel.ipynb #7c57a2f5
+def _op_kind(op: nn.Conv2d | nn.Linear) -> str:
+    "'linear', 'dwconv' (depthwise) or 'conv'."
+    if isinstance(op, nn.Linear):
+        return 'linear'
+    if op.groups > 1 and op.groups == op.in_channels:
+        return 'dwconv'
+    return 'conv'
 
+# %% ../nbs/05_qmodel.ipynb #42ee2748
+def _fp_layer_rows(qm: QModel) -> list[dict]:
+    "Report rows of the layers holding weights that genie_nb leaves in FP."
+    rows = []
+    for n in unsupported_weight_layers(qm.model):
+        name, kind = n.split(' ')[0], n.split(' ')[1].strip('()')
+        n_weights = sum(p.numel() for p in qm.model.get_submodule(name).parameters(recurse=False))
+        rows.append(dict(layer=name, kind=kind, w_bits='fp', a_bits='fp', n_weights=n_weights))
+    return rows
+
+# %% ../nbs/05_qmodel.ipynb #6f37d9a0
 def quant_report(qm: QModel) -> pd.DataFrame:
     "Per-layer table: layer, kind, w_bits, a_bits, #weights ('fp' = not quantized); `.attrs['fp_fraction']`."
     ql, rows = qm.qlayers(), []
     for n, l in ql.items():
-        kind = (
-            'linear'
-            if isinstance(l.op, nn.Linear)
-            else 'dwconv'
-            if l.op.groups > 1 and l.op.groups == l.op.in_channels
-            else 'conv'
-        )
-        a = ql[l.shared_from].a_bits if l.shared_from else l.a_bits
-        rows.append(
-            dict(layer=n, kind=kind, w_bits=l.w_bits or 'fp', a_bits=a or 'fp', n_weights=l.op.weight.numel())
-        )
-    for n in unsupported_weight_layers(qm.model):
-        name, kind = n.split(' ')[0], n.split(' ')[1].strip('()')
-        rows.append(
-            dict(
-                layer=name,
-                kind=kind,
-                w_bits='fp',
-                a_bits='fp',
-                n_weights=sum(p.numel() for p in qm.model.get_submodule(name).parameters(recurse=False)),
-            )
-        )
-    df = pd.DataFrame(rows)
+        a_bits = ql[l.shared_from].a_bits if l.shared_from else l.a_bits
+        bits = dict(w_bits=l.w_bits or 'fp', a_bits=a_bits or 'fp')
+        rows.append(dict(layer=n, kind=_op_kind(l.op), **bits, n_weights=l.op.weight.numel()))
+    df = pd.DataFrame(rows + _fp_layer_rows(qm))
     df.attrs['fp_fraction'] = fp_weight_fraction(qm)
     return df
 
@@ -409,7 +433,7 @@ def pack_bits(codes: torch.Tensor, bits: int) -> torch.Tensor:
     stream = F.pad(stream, (0, -len(stream) % 8))
     return (stream.view(-1, 8) << torch.arange(8, dtype=torch.uint8)).sum(1).to(torch.uint8)
 
-
+# %% ../nbs/05_qmodel.ipynb #de125aa6
 def unpack_bits(packed: torch.Tensor, bits: int, n: int) -> torch.Tensor:
     "The first `n` codes of a `pack_bits` stream, as uint8."
     if bits == 8:
@@ -426,7 +450,7 @@ def _dropped_keys(qm: QModel) -> dict[str, int]:
         if isinstance(m, QLayer) and m.wq is not None
     }
 
-
+# %% ../nbs/05_qmodel.ipynb #df25a3ed
 def _stored_form(k: str, v: torch.Tensor, bits: dict) -> tuple[str, torch.Tensor]:
     "(group, flat data) of one state tensor."
     if k in bits:
@@ -475,12 +499,12 @@ def encode_index(index: list) -> torch.Tensor:
     "The index as zlib-compressed JSON in a uint8 tensor (hundreds of entries cost a few kB)."
     return torch.frombuffer(bytearray(zlib.compress(json.dumps(index).encode(), 9)), dtype=torch.uint8)
 
-
+# %% ../nbs/05_qmodel.ipynb #2e8fd6d6
 def decode_index(t: torch.Tensor) -> list:
     "Inverse of `encode_index`."
     return json.loads(zlib.decompress(t.numpy().tobytes()))
 
-
+# %% ../nbs/05_qmodel.ipynb #7b7c917d
 def payload_digest(meta: dict, blobs: dict) -> str:
     "sha256 over the metadata and every buffer's bytes (the index is one of them)."
     h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
@@ -492,7 +516,7 @@ def payload_digest(meta: dict, blobs: dict) -> str:
 # %% ../nbs/05_qmodel.ipynb #2fa0e527
 QMODEL_FORMAT, QMODEL_VERSION = 'genie_nb.qmodel', 2
 
-
+# %% ../nbs/05_qmodel.ipynb #b52538e5
 def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
     "Save a quantized model as a packed, checksummed file (no FP32 weights of quantized ops), atomically."
     meta = {**qm.meta, **(meta or {}), 'format_version': QMODEL_VERSION}
@@ -506,6 +530,7 @@ def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
 
 # %% ../nbs/05_qmodel.ipynb #8c7d3ae9
 def _torch_load(path: Path):
+    "`torch.load` (weights only); a file torch cannot read is bad input."
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except (
@@ -524,6 +549,7 @@ def _torch_load(path: Path):
 
 # %% ../nbs/05_qmodel.ipynb #ba081894
 def _unpack_checked(ck: dict, path: Path) -> dict:
+    "A packed file's dict with its `state_dict` unpacked; a damaged file is bad input."
     damaged = GenieError(
         f"{path} file looks damaged: its sha256 does not match its contents; "
         "re-create it with genie-nb quantize"
@@ -581,18 +607,22 @@ def with_dropped_state(sd: dict, qm: QModel) -> dict:
             sd[p + 'wq.s0'] = sd[p + 'wq.scale'].clone()
     return sd
 
-# %% ../nbs/05_qmodel.ipynb #4acd40fa
-def _model_for(path: Path, meta: dict, model: nn.Module | None) -> nn.Module:
-    if model is None:
-        if meta.get('format_version', 0) < 2 or 'arch_spec' not in meta:
-            raise GenieError(
-                f"{path} is an old unpacked file: pass its FP model, load_quantized(path, model), "
-                "or re-create it with genie-nb quantize to get the packed format"
-            )
-        model = build_arch(meta['arch_spec'])
-        if arch_signature(model) != meta.get('arch_sig'):
-            raise GenieError(f"{path}: the described architecture does not match its signature; re-create it")
-        return model
+# %% ../nbs/05_qmodel.ipynb #9872efe9
+def _rebuilt_model(path: Path, meta: dict) -> nn.Module:
+    "The untrained model a packed file describes; an old file or a user's own class needs the model passed."
+    if meta.get('format_version', 0) < 2 or 'arch_spec' not in meta:
+        raise GenieError(
+            f"{path} is an old unpacked file: pass its FP model, load_quantized(path, model), "
+            "or re-create it with genie-nb quantize to get the packed format"
+        )
+    model = build_arch(meta['arch_spec'])
+    if arch_signature(model) != meta.get('arch_sig'):
+        raise GenieError(f"{path}: the described architecture does not match its signature; re-create it")
+    return model
+
+# %% ../nbs/05_qmodel.ipynb #acfa9fe8
+def _check_source_model(path: Path, meta: dict, model: nn.Module):
+    "Refuse `model` unless it is the one the file at `path` was quantized from."
     if meta.get('arch') != type(model).__name__ or meta.get('arch_sig') != arch_signature(model):
         raise GenieError(
             f"{path} was quantized from a {meta.get('arch')} with a different architecture than this "
@@ -603,6 +633,13 @@ def _model_for(path: Path, meta: dict, model: nn.Module | None) -> nn.Module:
             f"{path} was quantized from different FP weights (fingerprint {meta.get('fp_fingerprint')} ≠ "
             f"{model_fingerprint(model)}); pass the checkpoint it was made from"
         )
+
+# %% ../nbs/05_qmodel.ipynb #4acd40fa
+def _model_for(path: Path, meta: dict, model: nn.Module | None) -> nn.Module:
+    "The FP model `load_quantized` wraps: `model` when it is the file's own, else the architecture described."
+    if model is None:
+        return _rebuilt_model(path, meta)
+    _check_source_model(path, meta, model)
     return model
 
 # %% ../nbs/05_qmodel.ipynb #a2461743
@@ -627,7 +664,7 @@ def first_qlayer(block: nn.Module) -> list[str]:
     "Path (inside `block`) of the first QLayer: the op reading the block's input in a plain `x + f(x)` block."
     return [n for n, m in block.named_modules() if isinstance(m, QLayer)][:1]
 
-
+# %% ../nbs/05_qmodel.ipynb #9f3f4f6a
 def input_quant_forward(cls: type):
     "A forward for blocks of `cls`: quantize the input once (`_q_in`), then run the class's own forward."
 
