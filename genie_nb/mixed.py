@@ -30,7 +30,7 @@ def layer_sizes(model: nn.Module) -> dict[str, int]:
     "{Conv2d/Linear name: number of weights}, in model order."
     return {n: model.get_submodule(n).weight.numel() for n in quantizable_ops(model)}
 
-
+# %% ../nbs/13_mixed.ipynb #8114ddaa
 def budget_layers(names: list[str]) -> list[str]:
     "The layers a weight budget covers: all but the first and (with more than two layers) the last."
     return names[1:-1] if len(names) > 2 else names[1:]
@@ -59,7 +59,7 @@ def check_candidates(candidates) -> tuple[int, ...]:
         raise GenieError("the list of candidate weight widths is empty; pass e.g. candidates=(2, 3, 4, 8)")
     return cands
 
-
+# %% ../nbs/13_mixed.ipynb #73bd9b99
 def check_budget(budget, candidates) -> float:
     "The budget (average weight bits) as a float within [smallest, largest] candidate."
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
@@ -120,7 +120,7 @@ def _logits_and_output(qm: QModel, name: str, x: torch.Tensor):
         h.remove()
     return z, got['y']
 
-
+# %% ../nbs/13_mixed.ipynb #6a83da63
 def _finish(terms: dict, n: int) -> dict:
     out = {k: terms[k] / n for k in ('kl', 'logit_mse', 'task_loss', 'flip')}
     return dict(out, layer_nsr=terms['layer_err'] / max(terms['layer_sig'], 1e-30))
@@ -132,7 +132,7 @@ def _fp_copy(model: nn.Module, bank: QuantBank):
     fp = {n: (None, None) for n in bank.names}
     return bank.apply(qm, fp), fp
 
-
+# %% ../nbs/13_mixed.ipynb #dd03da71
 @torch.no_grad()
 def sensitivity_table(
     model: nn.Module,
@@ -185,7 +185,7 @@ def spearman(a, b) -> float:
     "Spearman rank correlation of two sequences (average ranks for ties)."
     return float(pd.Series(list(a), dtype=float).rank().corr(pd.Series(list(b), dtype=float).rank()))
 
-
+# %% ../nbs/13_mixed.ipynb #9405b413
 def proxy_correlations(sens: pd.DataFrame, drops: pd.DataFrame) -> pd.DataFrame:
     "Spearman of each proxy with the real top-1 drop: over all (layer, width) pairs, and within each width."
     m = sens.merge(drops, on=['layer', 'w_bits'])
@@ -199,7 +199,7 @@ DEFAULT_PROXY = 'logit_mse'  # best mean Spearman over the bundled models (bench
 def _units(widths_cost: dict, size: int) -> dict:
     return {w: w * size for w in widths_cost}
 
-
+# %% ../nbs/13_mixed.ipynb #87bfd34a
 def _dp_tables(costs: dict, sizes: dict, cap: int, g: int, floor: dict):
     "Forward pass: least cost within each capacity, and the width index chosen per layer and capacity."
     dp, picks = np.zeros(cap + 1), []
@@ -280,7 +280,7 @@ def _rules(base: BitPolicy | None) -> dict:
     keys = ('first_w', 'first_a', 'second_a', 'last_w', 'last_a', 'overrides')
     return {k: getattr(base, k) for k in keys} if base is not None else {}
 
-
+# %% ../nbs/13_mixed.ipynb #76cfee21
 def _check_proxy(proxy: str) -> str:
     if proxy not in PROXIES:
         raise GenieError(f"unknown sensitivity proxy {proxy!r}; choose one of {', '.join(PROXIES)}")
@@ -365,7 +365,7 @@ def _summary(self: BudgetExplorer, keep: float) -> str:
         f"{s['kib']:.1f} KiB of weights; {acc}; A{ex.a.value}; {self.seconds:.2f} s"
     )
 
-
+# %% ../nbs/13_mixed.ipynb #5fac4cde
 @patch
 def _draw(self: BudgetExplorer) -> bytes:
     rep, widths = self.explorer.report, self.storage['widths']
@@ -388,7 +388,7 @@ def widget(self: BudgetExplorer) -> W.Widget:
     "The slider, the summary, the width chart, then the explorer itself."
     return W.VBox([W.HBox([self.budget, self.info]), self.chart, self.explorer.widget()])
 
-
+# %% ../nbs/13_mixed.ipynb #dece58c0
 @patch
 def _ipython_display_(self: BudgetExplorer):
     from IPython.display import display
