@@ -18,7 +18,7 @@ from .data import TensorBatches
 from .evaluate import evaluate, as_input
 from .qmodel import QModel, BitPolicy, quantizable_ops, check_bits
 from .recon import calib_images
-from .widgets import QuantBank, QuantErrorExplorer, fig_png
+from .widgets import QuantBank, QuantErrorExplorer, View, fig_png
 
 # %% auto #0
 __all__ = ['PROXIES', 'DEFAULT_PROXY', 'layer_sizes', 'budget_layers', 'weight_storage', 'check_candidates', 'check_budget',
@@ -95,7 +95,7 @@ def budget_plan(model: nn.Module, budget: float, candidates, base: BitPolicy) ->
 # %% ../nbs/13_mixed.ipynb #4009649d
 PROXIES = ('kl', 'logit_mse', 'task_loss', 'flip', 'layer_nsr')
 
-
+# %% ../nbs/13_mixed.ipynb #b26e500c
 def proxy_terms(z_fp, z_q, y_fp, y_q) -> dict:
     "Sums over a batch of each proxy's terms, from FP and quantized logits `z` and layer outputs `y`."
     lp, lq, label = F.log_softmax(z_fp, 1), F.log_softmax(z_q, 1), z_fp.argmax(1)
@@ -132,6 +132,20 @@ def _fp_copy(model: nn.Module, bank: QuantBank):
     fp = {n: (None, None) for n in bank.names}
     return bank.apply(qm, fp), fp
 
+# %% ../nbs/13_mixed.ipynb #6e1d6840
+def _layer_terms(
+    name: str, x: torch.Tensor, *, bank: QuantBank, qm: QModel, fp: dict, candidates, batch: int
+) -> dict:
+    "{width: proxy terms summed over `x`} with the weights of layer `name` alone quantized at each width."
+    acc = {b: {} for b in candidates}
+    for xb in x.split(batch):
+        z_fp, y_fp = _logits_and_output(bank.apply(qm, fp), name, xb)
+        for b in candidates:
+            z_q, y_q = _logits_and_output(bank.apply(qm, {**fp, name: (b, None)}), name, xb)
+            for k, v in proxy_terms(z_fp, z_q, y_fp, y_q).items():
+                acc[b][k] = acc[b].get(k, 0.0) + v
+    return acc
+
 # %% ../nbs/13_mixed.ipynb #dd03da71
 @torch.no_grad()
 def sensitivity_table(
@@ -146,15 +160,9 @@ def sensitivity_table(
     x = as_input(images)
     bank = bank or QuantBank(model, x[:64], bits=check_candidates(candidates))
     qm, fp = _fp_copy(model, bank)
-    names, rows = names or budget_layers(bank.names), []
-    for n in names:
-        acc = {b: {} for b in candidates}
-        for xb in x.split(batch):
-            z_fp, y_fp = _logits_and_output(bank.apply(qm, fp), n, xb)
-            for b in candidates:
-                z_q, y_q = _logits_and_output(bank.apply(qm, {**fp, n: (b, None)}), n, xb)
-                for k, v in proxy_terms(z_fp, z_q, y_fp, y_q).items():
-                    acc[b][k] = acc[b].get(k, 0.0) + v
+    rows = []
+    for n in names or budget_layers(bank.names):
+        acc = _layer_terms(n, x, bank=bank, qm=qm, fp=fp, candidates=candidates, batch=batch)
         size = model.get_submodule(n).weight.numel()
         rows += [dict(layer=n, w_bits=b, n_weights=size, **_finish(acc[b], len(x))) for b in candidates]
     return pd.DataFrame(rows)
@@ -229,6 +237,11 @@ def solve_widths(
     if cap < 0:
         return None
     dp, picks = _dp_tables(costs, sizes, cap, g, floor)
+    return _trace_back(costs, sizes, picks, cap=cap, g=g, floor=floor)
+
+# %% ../nbs/13_mixed.ipynb #9e5e08c6
+def _trace_back(costs: dict, sizes: dict, picks: list, *, cap: int, g: int, floor: dict) -> dict:
+    "The width per layer the forward pass chose, read backwards from the full capacity `cap`."
     out, c = {}, cap
     for (n, wc), pick in zip(reversed(costs.items()), reversed(picks)):
         w = list(wc)[pick[c]]
@@ -261,18 +274,28 @@ def budget_policy(
     "The policy of least summed `proxy` cost whose budget layers average at most `w_bits` bits per weight."
     cands, base = check_candidates(candidates), BitPolicy(a_bits=a_bits, **_rules(base))
     plan = budget_plan(model, check_budget(w_bits, cands), cands, base)
+    costs = _proxy_costs(sens, proxy, plan['free'], cands)
+    widths = solve_widths(costs, plan['sizes'], plan['capacity'])
+    acts = base.assign(quantizable_ops(model))
+    overrides = {n: (w, acts[n][1]) for n, w in widths.items()} | dict(base.overrides)
+    common = _common_width(widths, plan['sizes'], cands)
+    return BitPolicy(**(_rules(base) | dict(w_bits=common, a_bits=a_bits, overrides=overrides)))
+
+# %% ../nbs/13_mixed.ipynb #5ae118b7
+def _proxy_costs(sens: pd.DataFrame, proxy: str, free: list, cands) -> dict:
+    "{layer: {width: cost}} of the `free` layers from the sensitivity table, in the chosen proxy."
     table = sens.set_index(['layer', 'w_bits'])[_check_proxy(proxy)]
-    missing = [(n, b) for n in plan['free'] for b in cands if (n, b) not in table.index]
+    missing = [(n, b) for n in free for b in cands if (n, b) not in table.index]
     if missing:
         raise GenieError(
             f"the sensitivity table lacks {len(missing)} (layer, width) pairs, e.g. {missing[0]}"
         )
-    costs = {n: {b: float(table[(n, b)]) for b in cands} for n in plan['free']}
-    widths = solve_widths(costs, plan['sizes'], plan['capacity'])
-    acts = base.assign(quantizable_ops(model))
-    overrides = {n: (w, acts[n][1]) for n, w in widths.items()} | dict(base.overrides)
-    common = max(cands, key=lambda b: sum(plan['sizes'][n] for n, w in widths.items() if w == b))
-    return BitPolicy(**(_rules(base) | dict(w_bits=common, a_bits=a_bits, overrides=overrides)))
+    return {n: {b: float(table[(n, b)]) for b in cands} for n in free}
+
+# %% ../nbs/13_mixed.ipynb #de4f0a29
+def _common_width(widths: dict, sizes: dict, cands) -> int:
+    "The candidate width chosen for the most weights."
+    return max(cands, key=lambda b: sum(sizes[n] for n, w in widths.items() if w == b))
 
 # %% ../nbs/13_mixed.ipynb #11ff805b
 def _rules(base: BitPolicy | None) -> dict:
@@ -308,8 +331,15 @@ def from_budget(
     sens = sensitivity_table(model, images, cands, names=plan['free'])
     return budget_policy(model, sens, w_bits, a_bits, cands, proxy, base)
 
+# %% ../nbs/13_mixed.ipynb #3a6a1aed
+def _budget_slider(budget: float, cands) -> W.FloatSlider:
+    "A slider of average weight bits from the narrowest to the widest candidate, starting at `budget`."
+    slider = W.FloatSlider(check_budget(budget, cands), min=min(cands), max=max(cands), step=0.125)
+    slider.description = 'avg W bits'
+    return slider
+
 # %% ../nbs/13_mixed.ipynb #63a6b685
-class BudgetExplorer:
+class BudgetExplorer(View):
     "A weight-budget slider over `QuantErrorExplorer`: widths per layer, predicted and measured top-1 (RTN)."
 
     def __init__(
@@ -327,9 +357,7 @@ class BudgetExplorer:
         ex.a.value = a_bits
         self.sens = sensitivity_table(model, ex.held, self.cands, bank=ex.bank)
         self.fp_top1 = evaluate(model, TensorBatches(*ex.test, batch_size=500))['top1'] if test else None
-        lo, hi = min(self.cands), max(self.cands)
-        self.budget = W.FloatSlider(check_budget(budget, self.cands), min=lo, max=hi, step=0.125)
-        self.budget.description = 'avg W bits'
+        self.budget = _budget_slider(budget, self.cands)
         self.chart, self.info = W.Image(format='png'), W.HTML()
         self.budget.observe(lambda ch: self.update(), names='value')
         self.update()
@@ -387,10 +415,3 @@ def _draw(self: BudgetExplorer) -> bytes:
 def widget(self: BudgetExplorer) -> W.Widget:
     "The slider, the summary, the width chart, then the explorer itself."
     return W.VBox([W.HBox([self.budget, self.info]), self.chart, self.explorer.widget()])
-
-# %% ../nbs/13_mixed.ipynb #dece58c0
-@patch
-def _ipython_display_(self: BudgetExplorer):
-    from IPython.display import display
-
-    display(self.widget())
