@@ -18,7 +18,7 @@ from .data import TensorBatches
 from .evaluate import evaluate, as_input
 from .qmodel import QModel, BitPolicy, quantizable_ops, check_bits
 from .recon import calib_images
-from .widgets import QuantBank, QuantErrorExplorer, fig_png
+from .widgets import QuantBank, QuantErrorExplorer, View, fig_png
 
 # %% auto #0
 __all__ = ['PROXIES', 'DEFAULT_PROXY', 'layer_sizes', 'budget_layers', 'weight_storage', 'check_candidates', 'check_budget',
@@ -30,7 +30,7 @@ def layer_sizes(model: nn.Module) -> dict[str, int]:
     "{Conv2d/Linear name: number of weights}, in model order."
     return {n: model.get_submodule(n).weight.numel() for n in quantizable_ops(model)}
 
-
+# %% ../nbs/13_mixed.ipynb #8114ddaa
 def budget_layers(names: list[str]) -> list[str]:
     "The layers a weight budget covers: all but the first and (with more than two layers) the last."
     return names[1:-1] if len(names) > 2 else names[1:]
@@ -59,7 +59,7 @@ def check_candidates(candidates) -> tuple[int, ...]:
         raise GenieError("the list of candidate weight widths is empty; pass e.g. candidates=(2, 3, 4, 8)")
     return cands
 
-
+# %% ../nbs/13_mixed.ipynb #73bd9b99
 def check_budget(budget, candidates) -> float:
     "The budget (average weight bits) as a float within [smallest, largest] candidate."
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
@@ -95,7 +95,7 @@ def budget_plan(model: nn.Module, budget: float, candidates, base: BitPolicy) ->
 # %% ../nbs/13_mixed.ipynb #4009649d
 PROXIES = ('kl', 'logit_mse', 'task_loss', 'flip', 'layer_nsr')
 
-
+# %% ../nbs/13_mixed.ipynb #b26e500c
 def proxy_terms(z_fp, z_q, y_fp, y_q) -> dict:
     "Sums over a batch of each proxy's terms, from FP and quantized logits `z` and layer outputs `y`."
     lp, lq, label = F.log_softmax(z_fp, 1), F.log_softmax(z_q, 1), z_fp.argmax(1)
@@ -120,7 +120,7 @@ def _logits_and_output(qm: QModel, name: str, x: torch.Tensor):
         h.remove()
     return z, got['y']
 
-
+# %% ../nbs/13_mixed.ipynb #6a83da63
 def _finish(terms: dict, n: int) -> dict:
     out = {k: terms[k] / n for k in ('kl', 'logit_mse', 'task_loss', 'flip')}
     return dict(out, layer_nsr=terms['layer_err'] / max(terms['layer_sig'], 1e-30))
@@ -132,7 +132,21 @@ def _fp_copy(model: nn.Module, bank: QuantBank):
     fp = {n: (None, None) for n in bank.names}
     return bank.apply(qm, fp), fp
 
+# %% ../nbs/13_mixed.ipynb #6e1d6840
+def _layer_terms(
+    name: str, x: torch.Tensor, *, bank: QuantBank, qm: QModel, fp: dict, candidates, batch: int
+) -> dict:
+    "{width: proxy terms summed over `x`} with the weights of layer `name` alone quantized at each width."
+    acc = {b: {} for b in candidates}
+    for xb in x.split(batch):
+        z_fp, y_fp = _logits_and_output(bank.apply(qm, fp), name, xb)
+        for b in candidates:
+            z_q, y_q = _logits_and_output(bank.apply(qm, {**fp, name: (b, None)}), name, xb)
+            for k, v in proxy_terms(z_fp, z_q, y_fp, y_q).items():
+                acc[b][k] = acc[b].get(k, 0.0) + v
+    return acc
 
+# %% ../nbs/13_mixed.ipynb #dd03da71
 @torch.no_grad()
 def sensitivity_table(
     model: nn.Module,
@@ -146,15 +160,9 @@ def sensitivity_table(
     x = as_input(images)
     bank = bank or QuantBank(model, x[:64], bits=check_candidates(candidates))
     qm, fp = _fp_copy(model, bank)
-    names, rows = names or budget_layers(bank.names), []
-    for n in names:
-        acc = {b: {} for b in candidates}
-        for xb in x.split(batch):
-            z_fp, y_fp = _logits_and_output(bank.apply(qm, fp), n, xb)
-            for b in candidates:
-                z_q, y_q = _logits_and_output(bank.apply(qm, {**fp, n: (b, None)}), n, xb)
-                for k, v in proxy_terms(z_fp, z_q, y_fp, y_q).items():
-                    acc[b][k] = acc[b].get(k, 0.0) + v
+    rows = []
+    for n in names or budget_layers(bank.names):
+        acc = _layer_terms(n, x, bank=bank, qm=qm, fp=fp, candidates=candidates, batch=batch)
         size = model.get_submodule(n).weight.numel()
         rows += [dict(layer=n, w_bits=b, n_weights=size, **_finish(acc[b], len(x))) for b in candidates]
     return pd.DataFrame(rows)
@@ -185,7 +193,7 @@ def spearman(a, b) -> float:
     "Spearman rank correlation of two sequences (average ranks for ties)."
     return float(pd.Series(list(a), dtype=float).rank().corr(pd.Series(list(b), dtype=float).rank()))
 
-
+# %% ../nbs/13_mixed.ipynb #9405b413
 def proxy_correlations(sens: pd.DataFrame, drops: pd.DataFrame) -> pd.DataFrame:
     "Spearman of each proxy with the real top-1 drop: over all (layer, width) pairs, and within each width."
     m = sens.merge(drops, on=['layer', 'w_bits'])
@@ -199,7 +207,7 @@ DEFAULT_PROXY = 'logit_mse'  # best mean Spearman over the bundled models (bench
 def _units(widths_cost: dict, size: int) -> dict:
     return {w: w * size for w in widths_cost}
 
-
+# %% ../nbs/13_mixed.ipynb #87bfd34a
 def _dp_tables(costs: dict, sizes: dict, cap: int, g: int, floor: dict):
     "Forward pass: least cost within each capacity, and the width index chosen per layer and capacity."
     dp, picks = np.zeros(cap + 1), []
@@ -229,6 +237,11 @@ def solve_widths(
     if cap < 0:
         return None
     dp, picks = _dp_tables(costs, sizes, cap, g, floor)
+    return _trace_back(costs, sizes, picks, cap=cap, g=g, floor=floor)
+
+# %% ../nbs/13_mixed.ipynb #9e5e08c6
+def _trace_back(costs: dict, sizes: dict, picks: list, *, cap: int, g: int, floor: dict) -> dict:
+    "The width per layer the forward pass chose, read backwards from the full capacity `cap`."
     out, c = {}, cap
     for (n, wc), pick in zip(reversed(costs.items()), reversed(picks)):
         w = list(wc)[pick[c]]
@@ -261,18 +274,28 @@ def budget_policy(
     "The policy of least summed `proxy` cost whose budget layers average at most `w_bits` bits per weight."
     cands, base = check_candidates(candidates), BitPolicy(a_bits=a_bits, **_rules(base))
     plan = budget_plan(model, check_budget(w_bits, cands), cands, base)
+    costs = _proxy_costs(sens, proxy, plan['free'], cands)
+    widths = solve_widths(costs, plan['sizes'], plan['capacity'])
+    acts = base.assign(quantizable_ops(model))
+    overrides = {n: (w, acts[n][1]) for n, w in widths.items()} | dict(base.overrides)
+    common = _common_width(widths, plan['sizes'], cands)
+    return BitPolicy(**(_rules(base) | dict(w_bits=common, a_bits=a_bits, overrides=overrides)))
+
+# %% ../nbs/13_mixed.ipynb #5ae118b7
+def _proxy_costs(sens: pd.DataFrame, proxy: str, free: list, cands) -> dict:
+    "{layer: {width: cost}} of the `free` layers from the sensitivity table, in the chosen proxy."
     table = sens.set_index(['layer', 'w_bits'])[_check_proxy(proxy)]
-    missing = [(n, b) for n in plan['free'] for b in cands if (n, b) not in table.index]
+    missing = [(n, b) for n in free for b in cands if (n, b) not in table.index]
     if missing:
         raise GenieError(
             f"the sensitivity table lacks {len(missing)} (layer, width) pairs, e.g. {missing[0]}"
         )
-    costs = {n: {b: float(table[(n, b)]) for b in cands} for n in plan['free']}
-    widths = solve_widths(costs, plan['sizes'], plan['capacity'])
-    acts = base.assign(quantizable_ops(model))
-    overrides = {n: (w, acts[n][1]) for n, w in widths.items()} | dict(base.overrides)
-    common = max(cands, key=lambda b: sum(plan['sizes'][n] for n, w in widths.items() if w == b))
-    return BitPolicy(**(_rules(base) | dict(w_bits=common, a_bits=a_bits, overrides=overrides)))
+    return {n: {b: float(table[(n, b)]) for b in cands} for n in free}
+
+# %% ../nbs/13_mixed.ipynb #de4f0a29
+def _common_width(widths: dict, sizes: dict, cands) -> int:
+    "The candidate width chosen for the most weights."
+    return max(cands, key=lambda b: sum(sizes[n] for n, w in widths.items() if w == b))
 
 # %% ../nbs/13_mixed.ipynb #11ff805b
 def _rules(base: BitPolicy | None) -> dict:
@@ -280,7 +303,7 @@ def _rules(base: BitPolicy | None) -> dict:
     keys = ('first_w', 'first_a', 'second_a', 'last_w', 'last_a', 'overrides')
     return {k: getattr(base, k) for k in keys} if base is not None else {}
 
-
+# %% ../nbs/13_mixed.ipynb #76cfee21
 def _check_proxy(proxy: str) -> str:
     if proxy not in PROXIES:
         raise GenieError(f"unknown sensitivity proxy {proxy!r}; choose one of {', '.join(PROXIES)}")
@@ -308,8 +331,15 @@ def from_budget(
     sens = sensitivity_table(model, images, cands, names=plan['free'])
     return budget_policy(model, sens, w_bits, a_bits, cands, proxy, base)
 
+# %% ../nbs/13_mixed.ipynb #3a6a1aed
+def _budget_slider(budget: float, cands) -> W.FloatSlider:
+    "A slider of average weight bits from the narrowest to the widest candidate, starting at `budget`."
+    slider = W.FloatSlider(check_budget(budget, cands), min=min(cands), max=max(cands), step=0.125)
+    slider.description = 'avg W bits'
+    return slider
+
 # %% ../nbs/13_mixed.ipynb #63a6b685
-class BudgetExplorer:
+class BudgetExplorer(View):
     "A weight-budget slider over `QuantErrorExplorer`: widths per layer, predicted and measured top-1 (RTN)."
 
     def __init__(
@@ -327,9 +357,7 @@ class BudgetExplorer:
         ex.a.value = a_bits
         self.sens = sensitivity_table(model, ex.held, self.cands, bank=ex.bank)
         self.fp_top1 = evaluate(model, TensorBatches(*ex.test, batch_size=500))['top1'] if test else None
-        lo, hi = min(self.cands), max(self.cands)
-        self.budget = W.FloatSlider(check_budget(budget, self.cands), min=lo, max=hi, step=0.125)
-        self.budget.description = 'avg W bits'
+        self.budget = _budget_slider(budget, self.cands)
         self.chart, self.info = W.Image(format='png'), W.HTML()
         self.budget.observe(lambda ch: self.update(), names='value')
         self.update()
@@ -365,7 +393,7 @@ def _summary(self: BudgetExplorer, keep: float) -> str:
         f"{s['kib']:.1f} KiB of weights; {acc}; A{ex.a.value}; {self.seconds:.2f} s"
     )
 
-
+# %% ../nbs/13_mixed.ipynb #5fac4cde
 @patch
 def _draw(self: BudgetExplorer) -> bytes:
     rep, widths = self.explorer.report, self.storage['widths']
@@ -387,10 +415,3 @@ def _draw(self: BudgetExplorer) -> bytes:
 def widget(self: BudgetExplorer) -> W.Widget:
     "The slider, the summary, the width chart, then the explorer itself."
     return W.VBox([W.HBox([self.budget, self.info]), self.chart, self.explorer.widget()])
-
-
-@patch
-def _ipython_display_(self: BudgetExplorer):
-    from IPython.display import display
-
-    display(self.widget())

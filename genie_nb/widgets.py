@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_widgets.ipynb #4aef4039
 from __future__ import annotations
-import io, threading, time, copy
+import dataclasses, io, threading, time
 import torch, torch.nn as nn
 import numpy as np
 import ipywidgets as W
@@ -15,19 +15,11 @@ from .data import TensorBatches
 from .evaluate import evaluate, layer_report, fp_layer_outputs
 from .qmodel import QModel, BitPolicy
 from .recon import quantize, QuantConfig
-from genie_nb.synth import (
-    synthesize,
-    SynthConfig,
-    BNStatHooks,
-    bn_targets,
-    bn_stat_loss,
-    frozen_teacher,
-    OPTIMISED,
-)
+from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
 
 # %% auto #0
-__all__ = ['fig_png', 'image_grid', 'QuantBank', 'QuantErrorExplorer', 'SynthViewer', 'run_in_thread', 'wait_for',
-           'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
+__all__ = ['fig_png', 'image_grid', 'View', 'QuantBank', 'QuantErrorExplorer', 'run_in_thread', 'wait_for', 'LiveView',
+           'SynthViewer', 'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
 def fig_png(fig: Figure) -> bytes:
@@ -36,41 +28,60 @@ def fig_png(fig: Figure) -> bytes:
     fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
     return buf.getvalue()
 
-
-def image_grid(images: torch.Tensor, titles=None, ncol: int = 8, size: float = 1.1) -> bytes:
-    "PNG of a grid of images (each min-max scaled, first channel or RGB), one title under each."
+# %% ../nbs/08_widgets.ipynb #5ebe161d
+def _scaled(images: torch.Tensor) -> torch.Tensor:
+    "Images as CPU floats, each min-max scaled to [0, 1]: the first channel, or all three of RGB."
     x = images.detach().float().cpu()
     x = x[:, :1] if x.shape[1] != 3 else x
-    n, c, h, w = x.shape
     lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
-    x = (x - lo) / (hi - lo + 1e-8)
-    ncol = min(ncol, n)
-    nrow = max(1, (n + ncol - 1) // ncol)
-    pad, th = 2, (h // 3 if titles is not None else 0)
+    return (x - lo) / (hi - lo + 1e-8)
+
+# %% ../nbs/08_widgets.ipynb #18c86506
+def _mosaic(x: torch.Tensor, ncol: int, th: int, pad: int = 2) -> tuple[np.ndarray, tuple[int, int]]:
+    "The canvas of images `x` (n, c, h, w) in rows of `ncol`, and the size (H, W) of one cell."
+    n, c, h, w = x.shape
     H, Wd = h + th + pad, w + pad
+    nrow = max(1, (n + ncol - 1) // ncol)
     canvas = np.ones((nrow * H, ncol * Wd, c), np.float32)
     for i in range(n):
         r, q = divmod(i, ncol)
         canvas[r * H : r * H + h, q * Wd : q * Wd + w] = x[i].permute(1, 2, 0).numpy()
-    fig = Figure(figsize=(ncol * size, nrow * size * (H / Wd)))
+    return canvas, (H, Wd)
+
+# %% ../nbs/08_widgets.ipynb #71838620
+def image_grid(images: torch.Tensor, titles=None, ncol: int = 8, size: float = 1.1) -> bytes:
+    "PNG of a grid of images (each min-max scaled, first channel or RGB), one title under each."
+    x = _scaled(images)
+    n, c, h, w = x.shape
+    ncol = min(ncol, n)
+    th = h // 3 if titles is not None else 0
+    canvas, (H, Wd) = _mosaic(x, ncol, th)
+    fig = Figure(figsize=(ncol * size, canvas.shape[0] // H * size * (H / Wd)))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis('off')
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
-    if titles is not None:
-        for i in range(n):
-            r, q = divmod(i, ncol)
-            ax.text(
-                q * Wd + w / 2, r * H + h + th / 2, str(titles[i])[:10], ha='center', va='center', fontsize=7
-            )
+    for i in range(n if titles is not None else 0):
+        r, q = divmod(i, ncol)
+        ax.text(q * Wd + w / 2, r * H + h + th / 2, str(titles[i])[:10], ha='center', va='center', fontsize=7)
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=80)
     return buf.getvalue()
 
+# %% ../nbs/08_widgets.ipynb #6c37d65e
+class View:
+    "A genie_nb widget: a notebook shows it as the box its `widget()` method assembles."
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget())
+
 # %% ../nbs/08_widgets.ipynb #5bf4ad92
 def _all_bits_policy(b):
+    "Every layer, first and last included, at `b` bits for weights and inputs."
     return BitPolicy(b, b, first_w=b, first_a=None, second_a=b, last_w=b, last_a=b)
 
-
+# %% ../nbs/08_widgets.ipynb #0fbf9480
 class QuantBank:
     "RTN-quantized copies of `model` at every bit width, activation steps set on `calib`."
 
@@ -83,17 +94,24 @@ class QuantBank:
             self.qms[b] = qm
         self.names = list(self.qms[max(bits)].qlayers())
 
-    def apply(self, qm: QModel, bits: dict) -> QModel:
-        "Give each layer of `qm` the quantizers of its (w_bits, a_bits) in `bits`."
-        for n, l in qm.qlayers().items():
-            wb, ab = bits[n]
-            l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
-            l.wq = self.qms[wb].qlayers()[n].wq if wb else None
-            l.aq = self.qms[ab].qlayers()[n].aq if ab else None
-        return qm
+# %% ../nbs/08_widgets.ipynb #a35b208c
+@patch
+def apply(self: QuantBank, qm: QModel, bits: dict) -> QModel:
+    "Give each layer of `qm` the quantizers of its (w_bits, a_bits) in `bits`."
+    for n, l in qm.qlayers().items():
+        wb, ab = bits[n]
+        l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
+        l.wq = self.qms[wb].qlayers()[n].wq if wb else None
+        l.aq = self.qms[ab].qlayers()[n].aq if ab else None
+    return qm
+
+# %% ../nbs/08_widgets.ipynb #65587bdf
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    "An image batch (4-d) in channels-last memory; any other tensor unchanged."
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 # %% ../nbs/08_widgets.ipynb #80084474
-class QuantErrorExplorer:
+class QuantErrorExplorer(View):
     "Bit-width sliders (global, per layer) → per-layer SQNR/MSE vs FP32 on held images; top-1 on test images."
 
     def __init__(
@@ -101,36 +119,33 @@ class QuantErrorExplorer:
         model: nn.Module,
         held: torch.Tensor,  # ≥ 64 held images: calibration for ranges and the error batch
         test: tuple | None = None,  # (x, y) real test slice for top-1 (e.g. 2,000 images)
-        reference: QModel | None = None,
-    ):  # e.g. a reconstructed model, drawn beside RTN at its bits
-        cl = lambda t: (
-            t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
-        )  # ~1.5x faster convs on CPU
-        self.model, self.held, self.reference = model.eval(), cl(held[:64]), reference
-        self.test = (cl(test[0]), test[1]) if test is not None else None
+        reference: QModel | None = None,  # e.g. a reconstructed model, drawn beside RTN at its bits
+    ):
+        self.model, self.held, self.reference = model.eval(), _channels_last(held[:64]), reference
+        self.test = (_channels_last(test[0]), test[1]) if test is not None else None
         self.bank = QuantBank(model, held[:64])
         self.qm = QModel(model, BitPolicy(8, 8), init=False).eval().to(memory_format=torch.channels_last)
         self.fp = fp_layer_outputs(self.model, self.qm, self.held)  # FP side of the chart, fixed
         self.overrides = {}
-        self.w, self.a = (
-            W.IntSlider(8, 2, 8, description='weight bits'),
-            W.IntSlider(8, 2, 8, description='act bits'),
-        )
-        self.layer = W.Dropdown(options=self.bank.names, description='layer')
-        self.lw, self.la = (
-            W.IntSlider(4, 2, 8, description='layer W'),
-            W.IntSlider(4, 2, 8, description='layer A'),
-        )
-        self.set_btn, self.clear_btn = (
-            W.Button(description='override layer'),
-            W.Button(description='clear overrides'),
-        )
-        self.chart, self.acc, self.timing = W.Image(format='png'), W.HTML(), W.HTML()
-        for s in (self.w, self.a):
-            s.observe(lambda ch: self.update(), names='value')
-        self.set_btn.on_click(lambda b: self.override(self.layer.value, self.lw.value, self.la.value))
-        self.clear_btn.on_click(lambda b: self.clear_overrides())
+        self._controls()
         self.update()
+
+# %% ../nbs/08_widgets.ipynb #7a56edec
+@patch
+def _controls(self: QuantErrorExplorer):
+    "The sliders, layer picker, buttons and outputs, wired to redraw."
+    self.w = W.IntSlider(8, 2, 8, description='weight bits')
+    self.a = W.IntSlider(8, 2, 8, description='act bits')
+    self.layer = W.Dropdown(options=self.bank.names, description='layer')
+    self.lw = W.IntSlider(4, 2, 8, description='layer W')
+    self.la = W.IntSlider(4, 2, 8, description='layer A')
+    self.set_btn = W.Button(description='override layer')
+    self.clear_btn = W.Button(description='clear overrides')
+    self.chart, self.acc, self.timing = W.Image(format='png'), W.HTML(), W.HTML()
+    for s in (self.w, self.a):
+        s.observe(lambda ch: self.update(), names='value')
+    self.set_btn.on_click(lambda b: self.override(self.layer.value, self.lw.value, self.la.value))
+    self.clear_btn.on_click(lambda b: self.clear_overrides())
 
 # %% ../nbs/08_widgets.ipynb #965c03fd
 @patch
@@ -138,16 +153,17 @@ def bits(self: QuantErrorExplorer) -> dict:
     "{layer: (w_bits, a_bits)} for the current sliders and overrides."
     return BitPolicy(self.w.value, self.a.value, overrides=self.overrides).assign(self.bank.names)
 
-
+# %% ../nbs/08_widgets.ipynb #153355ef
 @patch
 def override(self: QuantErrorExplorer, name: str, w_bits: int, a_bits: int):
     "Pin one layer's bits, then redraw."
     self.overrides[name] = (w_bits, a_bits)
     self.update()
 
-
+# %% ../nbs/08_widgets.ipynb #244af6a7
 @patch
 def clear_overrides(self: QuantErrorExplorer):
+    "Drop every per-layer override, then redraw."
     self.overrides = {}
     self.update()
 
@@ -158,37 +174,37 @@ def update(self: QuantErrorExplorer):
     t0 = time.perf_counter()
     self.bank.apply(self.qm, self.bits())
     self.report = layer_report(self.model, self.qm, self.held, fp=self.fp)
-    ref = (
-        layer_report(self.model, self.reference, self.held, fp=self.fp)
-        if self.reference is not None
-        else None
-    )
+    ref = None
+    if self.reference is not None:
+        ref = layer_report(self.model, self.reference, self.held, fp=self.fp)
     self.chart.value = self._draw(self.report, ref)
     t1 = time.perf_counter()
     if self.test is not None:
-        self.top1 = evaluate(self.qm, TensorBatches(*self.test, batch_size=500))['top1']
-        setting = f"W{self.w.value}A{self.a.value}, {len(self.overrides)} overrides"
-        self.acc.value = f"<b>top-1 on {len(self.test[0])} test images: {self.top1:.2f} %</b> ({setting})"
+        self._measure_top1()
     self.timing.value = f"chart {t1 - t0:.2f} s, total {time.perf_counter() - t0:.2f} s"
     self.seconds = (t1 - t0, time.perf_counter() - t0)
 
+# %% ../nbs/08_widgets.ipynb #e3102dfd
+@patch
+def _measure_top1(self: QuantErrorExplorer):
+    "Top-1 of the current model on the test slice, into `.top1` and the accuracy line."
+    self.top1 = evaluate(self.qm, TensorBatches(*self.test, batch_size=500))['top1']
+    setting = f"W{self.w.value}A{self.a.value}, {len(self.overrides)} overrides"
+    self.acc.value = f"<b>top-1 on {len(self.test[0])} test images: {self.top1:.2f} %</b> ({setting})"
 
+# %% ../nbs/08_widgets.ipynb #46531c49
 @patch
 def _draw(self: QuantErrorExplorer, rep, ref=None) -> bytes:
+    "Bars of per-layer SQNR at the current bits (beside the reference model's, when given)."
     fig = Figure(figsize=(9, 3.2))
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(rep))
-    ax.bar(
-        x - (0.2 if ref is not None else 0),
-        rep.sqnr_db,
-        width=0.4 if ref is not None else 0.8,
-        label='RTN (current bits)',
-    )
+    shift, width = (0.2, 0.4) if ref is not None else (0, 0.8)
+    ax.bar(x - shift, rep.sqnr_db, width=width, label='RTN (current bits)')
     if ref is not None:
         ax.bar(x + 0.2, ref.set_index('layer').loc[rep.layer].sqnr_db, width=0.4, label='reference model')
-    ax.set_xticks(
-        x, [f"{l}\nW{w}A{a}" for l, w, a in zip(rep.layer, rep.w_bits, rep.a_bits)], rotation=90, fontsize=6
-    )
+    labels = [f"{l}\nW{w}A{a}" for l, w, a in zip(rep.layer, rep.w_bits, rep.a_bits)]
+    ax.set_xticks(x, labels, rotation=90, fontsize=6)
     ax.set_ylabel('SQNR vs FP32 (dB)')
     ax.legend(fontsize=7)
     return fig_png(fig)
@@ -197,112 +213,8 @@ def _draw(self: QuantErrorExplorer, rep, ref=None) -> bytes:
 @patch
 def widget(self: QuantErrorExplorer) -> W.Widget:
     "The assembled view."
-    return W.VBox(
-        [
-            W.HBox([self.w, self.a]),
-            W.HBox([self.layer, self.lw, self.la, self.set_btn, self.clear_btn]),
-            self.chart,
-            self.acc,
-            self.timing,
-        ]
-    )
-
-
-@patch
-def _ipython_display_(self: QuantErrorExplorer):
-    from IPython.display import display
-
-    display(self.widget())
-
-# %% ../nbs/08_widgets.ipynb #82f23f0d
-class SynthViewer:
-    "Live view of a running `synthesize`: image grid with predicted classes, loss curve, progress, stop."
-
-    def __init__(
-        self,
-        model: nn.Module,
-        cfg: SynthConfig,
-        every: int = 25,  # refresh every k steps
-        n_show: int = 16,
-        classes=None,
-        out=None,
-        max_overhead: float = 0.05,
-    ):  # skip a refresh while drawing has cost more than this fraction of the run
-        self.model, self.cfg, self.every, self.n_show, self.classes, self.out = (
-            model,
-            cfg,
-            every,
-            n_show,
-            classes,
-            out,
-        )
-        self.max_overhead, self.t_start = max_overhead, time.perf_counter()
-        if not cfg.image_every:
-            cfg.image_every = every
-        self.teacher = frozen_teacher(model)
-        self.losses, self.stop_flag, self.result, self.error = [], False, None, None
-        self.grid, self.curve = W.Image(format='png'), W.Image(format='png')
-        self.bar, self.status = W.IntProgress(0, 0, 1, description='synth'), W.HTML('not started')
-        self.stop_btn = W.Button(description='stop', button_style='warning')
-        self.stop_btn.on_click(lambda b: self.stop())
-        self.refreshes, self.draw_seconds = 0, 0.0
-
-    def stop(self):
-        self.stop_flag = True
-
-# %% ../nbs/08_widgets.ipynb #50c05c54
-@patch
-def on_event(self: SynthViewer, ev: dict):
-    "Event subscriber: progress every step, redraw every `every` steps; 'stop' when asked."
-    k = ev['kind']
-    if k == 'start':
-        self.t_start = time.perf_counter()
-        self.bar.max = max(
-            1,
-            (ev['batches'] - ev['resumed_batches']) * (ev['steps'] if ev['method'] in OPTIMISED else 1),
-        )
-    elif k == 'step':
-        self.bar.value += 1
-        self.losses.append(ev['loss'])
-        if 'images' in ev and ev['step'] % self.every == 0 and self.due():
-            self.draw(ev['images'], ev)
-    elif k == 'batch_done':
-        if self.cfg.method not in OPTIMISED:
-            self.bar.value += 1
-            self.draw(ev['images'], ev)
-    elif k == 'done':
-        self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s" + (
-            f" ({ev['stopped']})" if ev['stopped'] else ''
-        )
-    return 'stop' if self.stop_flag else None
-
-
-@patch
-def due(self: SynthViewer) -> bool:
-    "Is a refresh affordable? The first always is; later ones while drawing stays under `max_overhead`."
-    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (
-        time.perf_counter() - self.t_start
-    )
-
-
-@patch
-def draw(self: SynthViewer, images, ev):
-    "Redraw the grid (with the teacher's predictions) and the loss curve."
-    t0 = time.perf_counter()
-    x = images[: self.n_show]
-    with torch.no_grad():
-        pred = self.teacher(x.contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
-    self.grid.value = image_grid(x, [self.classes[p] if self.classes else p for p in pred])
-    fig = Figure(figsize=(4, 2.2))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.semilogy(self.losses)
-    ax.set_xlabel('step')
-    ax.set_ylabel('BN loss')
-    self.curve.value = fig_png(fig)
-    self.refreshes += 1
-    self.draw_seconds += time.perf_counter() - t0
-    loss = self.losses[-1] if self.losses else float('nan')
-    self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {loss:.4f}"
+    override_row = W.HBox([self.layer, self.lw, self.la, self.set_btn, self.clear_btn])
+    return W.VBox([W.HBox([self.w, self.a]), override_row, self.chart, self.acc, self.timing])
 
 # %% ../nbs/08_widgets.ipynb #4a2fdb00
 def run_in_thread(view, work, background: bool = True):
@@ -322,7 +234,7 @@ def run_in_thread(view, work, background: bool = True):
         guarded()
     return view
 
-
+# %% ../nbs/08_widgets.ipynb #2dca7f0f
 def wait_for(view, timeout: float | None = None):
     "Block until a view's run ends; return its result, re-raising its error."
     if getattr(view, 'thread', None) is not None and view.thread.is_alive():
@@ -331,37 +243,165 @@ def wait_for(view, timeout: float | None = None):
         raise view.error
     return view.result
 
+# %% ../nbs/08_widgets.ipynb #832b6189
+class LiveView(View):
+    "A view of a long run (`_run`): progress bar, status, stop button, throttled redraws; result or error."
 
+    def __init__(
+        self,
+        what: str,  # the progress bar's label
+        max_overhead: float = 0.05,  # skip a redraw while drawing has cost more than this fraction of the run
+    ):
+        self.max_overhead, self.t_start = max_overhead, time.perf_counter()
+        self.stop_flag, self.result, self.error, self.thread = False, None, None, None
+        self.refreshes, self.draw_seconds = 0, 0.0
+        self.bar, self.status = W.IntProgress(0, 0, 1, description=what), W.HTML('not started')
+        self.stop_btn = W.Button(description='stop', button_style='warning')
+        self.stop_btn.on_click(lambda b: self.stop())
+
+# %% ../nbs/08_widgets.ipynb #e9acfe5a
 @patch
-def start(self: SynthViewer, background: bool = True):
-    "Run synthesis (in a background thread by default); the result lands in `.result`."
+def stop(self: LiveView):
+    "Ask the run to end: the subscriber answers 'stop' to its next event."
+    self.stop_flag = True
+
+# %% ../nbs/08_widgets.ipynb #4a4fc139
+@patch
+def due(self: LiveView) -> bool:
+    "Is a redraw affordable? The first always is; later ones while drawing stays under `max_overhead`."
+    affordable = self.max_overhead * (time.perf_counter() - self.t_start)
+    return self.refreshes == 0 or self.draw_seconds <= affordable
+
+# %% ../nbs/08_widgets.ipynb #749932dc
+@patch
+def start(self: LiveView, background: bool = True):
+    "Run the work (`_run`), in a background thread by default; what it returns lands in `.result`."
 
     def work():
-        self.result = synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
+        self.result = self._run()
 
     return run_in_thread(self, work, background)
 
-
+# %% ../nbs/08_widgets.ipynb #c91ee6c0
 @patch
-def wait(self: SynthViewer, timeout: float | None = None):
-    "Block until the run ends; return the SyntheticData, re-raising an error."
+def wait(self: LiveView, timeout: float | None = None):
+    "Block until the run ends; return its result (None if stopped), re-raising its error."
     return wait_for(self, timeout)
 
+# %% ../nbs/08_widgets.ipynb #82f23f0d
+class SynthViewer(LiveView):
+    "Live view of a running `synthesize`: image grid with predicted classes, loss curve, progress, stop."
 
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: SynthConfig,  # left unchanged: the viewer runs a copy
+        every: int = 25,  # refresh every k steps
+        n_show: int = 16,
+        classes=None,
+        out=None,
+        max_overhead: float = 0.05,  # skip a redraw while drawing has cost more than this fraction of the run
+    ):
+        super().__init__('synth', max_overhead)
+        self.model, self.every, self.n_show, self.classes, self.out = model, every, n_show, classes, out
+        self.cfg = dataclasses.replace(cfg, image_every=cfg.image_every or every)
+        self.teacher = frozen_teacher(model)
+        self.losses = []
+        self.grid, self.curve = W.Image(format='png'), W.Image(format='png')
+
+# %% ../nbs/08_widgets.ipynb #0001c027
+@patch
+def _on_start(self: SynthViewer, ev: dict):
+    "Start the clock; the bar counts optimisation steps (batches, for methods without steps)."
+    self.t_start = time.perf_counter()
+    per_batch = ev['steps'] if ev['method'] in OPTIMISED else 1
+    self.bar.max = max(1, (ev['batches'] - ev['resumed_batches']) * per_batch)
+
+# %% ../nbs/08_widgets.ipynb #50c05c54
+@patch
+def on_event(self: SynthViewer, ev: dict):
+    "Event subscriber: progress every step, redraw every `every` steps; 'stop' when asked."
+    k = ev['kind']
+    if k == 'start':
+        self._on_start(ev)
+    elif k == 'step':
+        self.bar.value += 1
+        self.losses.append(ev['loss'])
+        if 'images' in ev and ev['step'] % self.every == 0 and self.due():
+            self.draw(ev['images'], ev)
+    elif k == 'batch_done' and self.cfg.method not in OPTIMISED:
+        self.bar.value += 1
+        self.draw(ev['images'], ev)
+    elif k == 'done':
+        stopped = f" ({ev['stopped']})" if ev['stopped'] else ''
+        self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s{stopped}"
+    return 'stop' if self.stop_flag else None
+
+# %% ../nbs/08_widgets.ipynb #2c1dfe01
+@patch
+def _loss_curve(self: SynthViewer) -> bytes:
+    "PNG of the loss so far, per step (log scale)."
+    fig = Figure(figsize=(4, 2.2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.semilogy(self.losses)
+    ax.set_xlabel('step')
+    ax.set_ylabel('BN loss')
+    return fig_png(fig)
+
+# %% ../nbs/08_widgets.ipynb #7b8100ff
+@patch
+def draw(self: SynthViewer, images, ev):
+    "Redraw the grid (with the teacher's predictions) and the loss curve."
+    t0 = time.perf_counter()
+    x = images[: self.n_show]
+    with torch.no_grad():
+        pred = self.teacher(x.contiguous(memory_format=torch.channels_last)).argmax(1).tolist()
+    self.grid.value = image_grid(x, [self.classes[p] if self.classes else p for p in pred])
+    self.curve.value = self._loss_curve()
+    self.refreshes += 1
+    self.draw_seconds += time.perf_counter() - t0
+    loss = self.losses[-1] if self.losses else float('nan')
+    self.status.value = f"batch {ev.get('batch', 0)} step {ev.get('step', '-')} loss {loss:.4f}"
+
+# %% ../nbs/08_widgets.ipynb #da56f4b0
+@patch
+def _run(self: SynthViewer):
+    "Run `synthesize` on the viewer's copy of the config, the viewer subscribed."
+    return synthesize(self.model, self.cfg, on_event=self.on_event, out=self.out)
+
+# %% ../nbs/08_widgets.ipynb #4116d7bb
 @patch
 def widget(self: SynthViewer) -> W.Widget:
+    "The assembled view."
     return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.grid, self.curve])])
 
+# %% ../nbs/08_widgets.ipynb #567dff1f
+def _bench_model() -> nn.Module:
+    "The bundled ResNet-20 (an untrained one before the bundled checkpoint exists)."
+    from genie_nb.models import load_bundled, ResNet20
 
-@patch
-def _ipython_display_(self: SynthViewer):
-    from IPython.display import display
+    try:
+        return load_bundled('default')[0]
+    except GenieError:
+        return ResNet20().eval()
 
-    display(self.widget())
+# %% ../nbs/08_widgets.ipynb #cf110f9a
+def _time_runs(model: nn.Module, make_cfg, every: int, repeats: int):
+    "Best (wall, CPU) seconds without and with a viewer over `repeats` alternating runs; and the last viewer."
+    res = {'plain': [], 'viewer': []}
+    for _ in range(repeats):
+        for k in res:
+            w0, c0 = time.perf_counter(), time.process_time()
+            if k == 'plain':
+                synthesize(model, make_cfg())
+            else:
+                sv = SynthViewer(model, make_cfg(), every=every).start(background=False)
+            res[k].append((time.perf_counter() - w0, time.process_time() - c0))
+    return [min(r, key=lambda t: t[1]) for r in res.values()], sv
 
 # %% ../nbs/08_widgets.ipynb #7697cbc3
 def bench_synthviewer(
-    model: nn.Module | None = None,
+    model: nn.Module | None = None,  # default: the bundled ResNet-20
     n: int = 64,
     batch: int = 64,
     steps: int = 100,
@@ -369,37 +409,13 @@ def bench_synthviewer(
     repeats: int = 3,
 ) -> dict:
     "Seconds of a synthesis run without and with a `SynthViewer` (refresh every `every` steps)."
-    if model is None:
-        from genie_nb.models import load_bundled, ResNet20
-
-        try:
-            model = load_bundled('default')[0]
-        except GenieError:
-            model = ResNet20().eval()
-    res, cfg = {'plain': [], 'viewer': []}, lambda: SynthConfig(n=n, batch=batch, steps=steps)
-    for _ in range(repeats):
-        for k in res:
-            w0, c0 = time.perf_counter(), time.process_time()
-            if k == 'plain':
-                synthesize(model, cfg())
-            else:
-                sv = SynthViewer(model, cfg(), every=every).start(background=False)
-            res[k].append((time.perf_counter() - w0, time.process_time() - c0))
-    (pw, pc), (vw, vc) = (min(r, key=lambda t: t[1]) for r in res.values())
-    return dict(
-        n=n,
-        batch=batch,
-        steps=steps,
-        every=every,
-        plain_s=pw,
-        viewer_s=vw,
-        plain_cpu_s=pc,
-        viewer_cpu_s=vc,
-        overhead_wall=vw / pw - 1,
-        overhead_cpu=vc / pc - 1,
-        refreshes=sv.refreshes,
-        draw_s=sv.draw_seconds,
-    )
+    model = model if model is not None else _bench_model()
+    make_cfg = lambda: SynthConfig(n=n, batch=batch, steps=steps)
+    ((pw, pc), (vw, vc)), sv = _time_runs(model, make_cfg, every, repeats)
+    setting = dict(n=n, batch=batch, steps=steps, every=every)
+    times = dict(plain_s=pw, viewer_s=vw, plain_cpu_s=pc, viewer_cpu_s=vc)
+    overhead = dict(overhead_wall=vw / pw - 1, overhead_cpu=vc / pc - 1)
+    return setting | times | overhead | dict(refreshes=sv.refreshes, draw_s=sv.draw_seconds)
 
 # %% ../nbs/08_widgets.ipynb #d2db6a3e
 def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> dict:
@@ -416,22 +432,20 @@ def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> 
         for n, v in acc.items()
     }
 
+# %% ../nbs/08_widgets.ipynb #0830ca76
+def _bn_mismatch(stats: dict, targets: dict) -> dict:
+    "{BN layer: MSE of the measured mean + MSE of the measured std}, against the stored `targets`."
+    mse = torch.nn.functional.mse_loss
+    return {n: (mse(stats[n][0], mu) + mse(stats[n][1], sd)).item() for n, (mu, sd) in targets.items()}
+
 # %% ../nbs/08_widgets.ipynb #09338df0
-class BNAlignment:
+class BNAlignment(View):
     "Per BN layer: stored vs measured mean/std for several data sources; layer selector; mismatch summary."
 
     def __init__(self, model: nn.Module, sources: dict):  # {name: images tensor or SyntheticData}
         self.targets = bn_targets(model)
         self.stats = {k: bn_input_stats(model, getattr(v, 'images', v)) for k, v in sources.items()}
-        self.mismatch = {
-            k: {
-                n: (
-                    torch.nn.functional.mse_loss(st[n][0], mu) + torch.nn.functional.mse_loss(st[n][1], sd)
-                ).item()
-                for n, (mu, sd) in self.targets.items()
-            }
-            for k, st in self.stats.items()
-        }
+        self.mismatch = {k: _bn_mismatch(st, self.targets) for k, st in self.stats.items()}
         self.layer = W.Dropdown(options=list(self.targets), description='BN layer')
         self.detail, self.summary = W.Image(format='png'), W.Image(format='png')
         self.layer.observe(lambda ch: self.draw_layer(), names='value')
@@ -455,7 +469,7 @@ def draw_layer(self: BNAlignment):
     ax.legend(fontsize=6)
     self.detail.value = fig_png(fig)
 
-
+# %% ../nbs/08_widgets.ipynb #32c0245e
 @patch
 def draw_summary(self: BNAlignment):
     "Mismatch (MSE of mean + MSE of std) per layer, one bar per source (log scale)."
@@ -472,20 +486,14 @@ def draw_summary(self: BNAlignment):
     ax.legend(fontsize=7)
     self.summary.value = fig_png(fig)
 
-
+# %% ../nbs/08_widgets.ipynb #c66c1db1
 @patch
 def widget(self: BNAlignment) -> W.Widget:
+    "The assembled view."
     return W.VBox([self.summary, self.layer, self.detail])
 
-
-@patch
-def _ipython_display_(self: BNAlignment):
-    from IPython.display import display
-
-    display(self.widget())
-
 # %% ../nbs/08_widgets.ipynb #93ad2d14
-class ReconDashboard:
+class ReconDashboard(LiveView):
     "Live view of a running `quantize`: per-unit losses, β, soft-bit histogram, step drift, progress, stop."
 
     def __init__(
@@ -494,27 +502,20 @@ class ReconDashboard:
         data,
         cfg: QuantConfig | None = None,  # what `quantize` gets
         resume=None,  # progress file for `quantize` (a stopped run continues from it)
-        max_overhead: float = 0.05,
-    ):  # skip a redraw while drawing has cost more than this fraction of the run
-        self.model, self.data, self.cfg, self.resume, self.max_overhead = (
-            model,
-            data,
-            cfg or QuantConfig(),
-            resume,
-            max_overhead,
-        )
-        self.units, self.done, self.result, self.error, self.stop_flag = {}, {}, None, None, False
-        self.refreshes, self.draw_seconds, self.t_start, self.current = 0, 0.0, time.perf_counter(), None
-        self.bar, self.status = W.IntProgress(0, 0, 1, description='units'), W.HTML('not started')
+        max_overhead: float = 0.05,  # skip a redraw while drawing has cost more than this fraction of the run
+    ):
+        super().__init__('units', max_overhead)
+        self.model, self.data, self.cfg, self.resume = model, data, cfg or QuantConfig(), resume
+        self.units, self.done, self.current = {}, {}, None
         self.unit = W.Dropdown(options=[], description='unit')
         self.follow = W.Checkbox(True, description='follow the running unit')
         self.curves, self.summary = W.Image(format='png'), W.Image(format='png')
-        self.stop_btn = W.Button(description='stop', button_style='warning')
-        self.stop_btn.on_click(lambda b: self.stop())
         self.unit.observe(lambda ch: self.draw_unit(), names='value')
 
-    def stop(self):
-        self.stop_flag = True
+# %% ../nbs/08_widgets.ipynb #7707d594
+def _new_history() -> dict:
+    "An empty history of one unit."
+    return dict(step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None)
 
 # %% ../nbs/08_widgets.ipynb #8f788129
 @patch
@@ -522,19 +523,9 @@ def on_event(self: ReconDashboard, ev: dict):
     "Event subscriber for `quantize`: record, update progress, redraw when affordable; 'stop' when asked."
     k = ev['kind']
     if k == 'start':
-        self.t_start = time.perf_counter()
-        self.bar.max = max(1, len(ev['units']))
-        self.bar.value = len(ev['resumed'])
-        self.unit.options = ev['units']
-        self.status.value = f"{ev['method']}: {len(ev['units'])} units, {len(ev['resumed'])} resumed"
+        self._on_start(ev)
     elif k == 'unit_start':
-        self.current = ev['unit']
-        self.units[ev['unit']] = dict(
-            step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None
-        )
-        self.status.value = f"unit {ev['index'] + 1}/{ev['n_units']}: {ev['unit']} ({ev['unit_type']})"
-        if self.follow.value:
-            self.unit.value = ev['unit']
+        self._on_unit_start(ev)
     elif k == 'step':
         self.record(ev)
         if ev['unit'] == self.unit.value and self.due():
@@ -548,34 +539,65 @@ def on_event(self: ReconDashboard, ev: dict):
         self.status.value = f"done in {ev['seconds']:.1f} s"
     return 'stop' if self.stop_flag else None
 
+# %% ../nbs/08_widgets.ipynb #84d67d4d
+@patch
+def _on_start(self: ReconDashboard, ev: dict):
+    "Start the clock; list the units; count the resumed ones as done."
+    self.t_start = time.perf_counter()
+    self.bar.max = max(1, len(ev['units']))
+    self.bar.value = len(ev['resumed'])
+    self.unit.options = ev['units']
+    self.status.value = f"{ev['method']}: {len(ev['units'])} units, {len(ev['resumed'])} resumed"
 
+# %% ../nbs/08_widgets.ipynb #7105ecd8
+@patch
+def _on_unit_start(self: ReconDashboard, ev: dict):
+    "A unit begins: a fresh history; the dropdown follows it if asked to."
+    self.current = ev['unit']
+    self.units[ev['unit']] = _new_history()
+    self.status.value = f"unit {ev['index'] + 1}/{ev['n_units']}: {ev['unit']} ({ev['unit_type']})"
+    if self.follow.value:
+        self.unit.value = ev['unit']
+
+# %% ../nbs/08_widgets.ipynb #6cfe0cf9
 @patch
 def record(self: ReconDashboard, ev: dict):
     "Append one 'step' event's numbers to its unit's history."
-    u = self.units.setdefault(
-        ev['unit'],
-        dict(step=[], rec=[], rnd=[], beta=[], undecided=[], drift=[], hist=None, act0=None, act=None),
-    )
-    for key, v in (
-        ('step', ev['step']),
-        ('rec', ev['rec_loss']),
-        ('rnd', ev['round_loss']),
-        ('beta', ev['beta']),
-        ('undecided', ev.get('undecided', float('nan'))),
-        ('drift', ev.get('step_drift', float('nan'))),
-    ):
-        u[key].append(v)
+    u = self.units.setdefault(ev['unit'], _new_history())
+    u['step'].append(ev['step'])
+    u['rec'].append(ev['rec_loss'])
+    u['rnd'].append(ev['round_loss'])
+    u['beta'].append(ev['beta'])
+    u['undecided'].append(ev.get('undecided', float('nan')))
+    u['drift'].append(ev.get('step_drift', float('nan')))
     u['hist'], u['act'] = ev.get('hist'), ev.get('act_steps')
     if u['act0'] is None:
         u['act0'] = ev.get('act_steps')
 
+# %% ../nbs/08_widgets.ipynb #1bd3eafe
+def _loss_panels(ax: list, u: dict):
+    "Panels 1-2 of a unit: reconstruction and rounding losses, and β, against the step."
+    ax[0].semilogy(u['step'], u['rec'], label='reconstruction')
+    ax[0].semilogy(u['step'], np.maximum(u['rnd'], 1e-12), label='rounding')
+    ax[0].legend(fontsize=6)
+    ax[0].set_title('losses', fontsize=8)
+    ax[1].plot(u['step'], u['beta'])
+    ax[1].set_title('β (rounding temperature)', fontsize=8)
 
-@patch
-def due(self: ReconDashboard) -> bool:
-    "Is a redraw affordable (drawing under `max_overhead` of the run so far)?"
-    return self.refreshes == 0 or self.draw_seconds <= self.max_overhead * (
-        time.perf_counter() - self.t_start
-    )
+# %% ../nbs/08_widgets.ipynb #29f73626
+def _learned_panels(ax: list, u: dict):
+    "Panels 3-5 of a unit: soft-bit histogram, weight-step drift, activation steps now vs at the start."
+    if u['hist']:
+        ax[2].bar(np.arange(10) / 10 + 0.05, u['hist'], width=0.09)
+    ax[2].set_title(f"soft bits: {u['undecided'][-1]:.0%} undecided", fontsize=8)
+    ax[3].plot(u['step'], u['drift'])
+    ax[3].set_title('weight steps: mean |s/s₀−1|', fontsize=8)
+    if u['act']:
+        x = np.arange(len(u['act']))
+        ax[4].bar(x - 0.2, u['act0'], 0.4, label='init')
+        ax[4].bar(x + 0.2, u['act'], 0.4, label='now')
+        ax[4].legend(fontsize=6)
+    ax[4].set_title('activation steps', fontsize=8)
 
 # %% ../nbs/08_widgets.ipynb #0b109f18
 @patch
@@ -588,23 +610,8 @@ def draw_unit(self: ReconDashboard):
     fig = Figure(figsize=(13, 2.6))
     ax = [fig.add_subplot(1, 5, i + 1) for i in range(5)]
     fig.suptitle(f"{self.unit.value} (step {u['step'][-1]})", fontsize=9)
-    ax[0].semilogy(u['step'], u['rec'], label='reconstruction')
-    ax[0].semilogy(u['step'], np.maximum(u['rnd'], 1e-12), label='rounding')
-    ax[0].legend(fontsize=6)
-    ax[0].set_title('losses', fontsize=8)
-    ax[1].plot(u['step'], u['beta'])
-    ax[1].set_title('β (rounding temperature)', fontsize=8)
-    if u['hist']:
-        ax[2].bar(np.arange(10) / 10 + 0.05, u['hist'], width=0.09)
-    ax[2].set_title(f"soft bits: {u['undecided'][-1]:.0%} undecided", fontsize=8)
-    ax[3].plot(u['step'], u['drift'])
-    ax[3].set_title('weight steps: mean |s/s₀−1|', fontsize=8)
-    if u['act']:
-        x = np.arange(len(u['act']))
-        ax[4].bar(x - 0.2, u['act0'], 0.4, label='init')
-        ax[4].bar(x + 0.2, u['act'], 0.4, label='now')
-        ax[4].legend(fontsize=6)
-    ax[4].set_title('activation steps', fontsize=8)
+    _loss_panels(ax, u)
+    _learned_panels(ax, u)
     for a in ax:
         a.tick_params(labelsize=6)
     for a in (ax[0], ax[1], ax[3]):
@@ -613,7 +620,7 @@ def draw_unit(self: ReconDashboard):
     self.refreshes += 1
     self.draw_seconds += time.perf_counter() - t0
 
-
+# %% ../nbs/08_widgets.ipynb #f1068336
 @patch
 def draw_summary(self: ReconDashboard):
     "Per finished unit: its loss at RTN and after reconstruction."
@@ -622,10 +629,7 @@ def draw_summary(self: ReconDashboard):
     ax = fig.add_subplot(1, 1, 1)
     names = list(self.done)
     x = np.arange(len(names))
-    for dx, key, label in (
-        (-0.2, 'rtn_loss', 'RTN'),
-        (0.2, 'loss', 'reconstructed'),
-    ):  # (method 'rtn' reports no losses)
+    for dx, key, label in ((-0.2, 'rtn_loss', 'RTN'), (0.2, 'loss', 'reconstructed')):
         ax.bar(x + dx, [self.done[n].get(key, np.nan) for n in names], 0.4, label=label)
     ax.set_yscale('log')
     ax.set_xticks(x, names, rotation=45, fontsize=6)
@@ -636,42 +640,17 @@ def draw_summary(self: ReconDashboard):
 
 # %% ../nbs/08_widgets.ipynb #50827d79
 @patch
-def start(self: ReconDashboard, background: bool = True):
-    "Run `quantize` (in a background thread by default); the QModel lands in `.result`."
+def _run(self: ReconDashboard):
+    "Run `quantize` with the dashboard subscribed; a stop is reported in the status line, not raised."
+    try:
+        return quantize(self.model, self.data, self.cfg, on_event=self.on_event, resume=self.resume)
+    except StopRequested as e:
+        kept = f"; finished units are kept in {self.resume}" if self.resume else ''
+        self.status.value = f"stopped ({e}){kept}"
 
-    def work():
-        try:
-            self.result = quantize(
-                self.model, self.data, self.cfg, on_event=self.on_event, resume=self.resume
-            )
-        except StopRequested as e:
-            self.status.value = f"stopped ({e})" + (
-                f"; finished units are kept in {self.resume}" if self.resume else ''
-            )
-
-    return run_in_thread(self, work, background)
-
-
-@patch
-def wait(self: ReconDashboard, timeout: float | None = None):
-    "Block until the run ends; return the QModel (None if stopped), re-raising an error."
-    return wait_for(self, timeout)
-
-
+# %% ../nbs/08_widgets.ipynb #7d8464b5
 @patch
 def widget(self: ReconDashboard) -> W.Widget:
-    return W.VBox(
-        [
-            W.HBox([self.bar, self.stop_btn, self.status]),
-            W.HBox([self.unit, self.follow]),
-            self.curves,
-            self.summary,
-        ]
-    )
-
-
-@patch
-def _ipython_display_(self: ReconDashboard):
-    from IPython.display import display
-
-    display(self.widget())
+    "The assembled view."
+    top = W.HBox([self.bar, self.stop_btn, self.status])
+    return W.VBox([top, W.HBox([self.unit, self.follow]), self.curves, self.summary])
