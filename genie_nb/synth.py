@@ -68,7 +68,7 @@ def input_stat_loss(x: torch.Tensor) -> torch.Tensor:
     var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
     return (mean.pow(2).sum() + (1 - var.sqrt()).pow(2).sum()) / len(x)
 
-
+# %% ../nbs/03_synth.ipynb #55a6a8be
 def bn_stat_loss(
     stats: dict,  # name → (mean, std) measured by `BNStatHooks`
     targets: dict,  # name → (mean, std) from `bn_targets`
@@ -85,7 +85,7 @@ def _per_image_d(target: torch.Tensor, got: torch.Tensor) -> torch.Tensor:
     "ZeroQ's distance: squared difference summed over channels and images, divided by the number of images."
     return (got - target).pow(2).sum() / len(got)
 
-# %% ../nbs/03_synth.ipynb #708ebf11
+# %% ../nbs/03_synth.ipynb #6eeec26c
 def zeroq_stat_loss(
     stats: dict,  # name → per-image (mean, std), each (B, C), from `BNStatHooks(per_image=True)`
     targets: dict,  # name → (mean, std) from `bn_targets`
@@ -122,10 +122,11 @@ class SwingConv(nn.Module):
 
 # %% ../nbs/03_synth.ipynb #3a018a30
 def _set_module(root: nn.Module, name: str, new: nn.Module):
+    "Replace the submodule called `name` (dotted) of `root` by `new`."
     parent, _, leaf = name.rpartition('.')
     setattr(root.get_submodule(parent) if parent else root, leaf, new)
 
-
+# %% ../nbs/03_synth.ipynb #e227b06b
 def add_swing(model: nn.Module, gen: torch.Generator | None = None) -> list[str]:
     "Wrap, in place, every Conv2d of `model` with a stride other than 1 in a `SwingConv`; return their names."
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and tuple(m.stride) != (1, 1)]
@@ -175,7 +176,7 @@ class MethodSpec:
     generator: bool = False  # learns a generator and its latents (Genie-D)
     real: bool = False  # takes real training images (few-shot) instead of making them
 
-# %% ../nbs/03_synth.ipynb #09e0c830
+# %% ../nbs/03_synth.ipynb #c1cfd2e4
 METHOD_SPECS = {
     'genie': MethodSpec(optimises=True, swing=True, generator=True),
     'zeroq': MethodSpec(optimises=True, per_image=True),
@@ -186,24 +187,24 @@ METHOD_SPECS = {
 METHODS = tuple(METHOD_SPECS)
 OPTIMISED = tuple(m for m, s in METHOD_SPECS.items() if s.optimises)  # they optimise `steps` per batch
 
-# %% ../nbs/03_synth.ipynb #02caf41b
+# %% ../nbs/03_synth.ipynb #4a816207
 def stat_loss_kind(method: str) -> str:
     "Which statistics a synthesis method matches: 'per_image' (zeroq) or 'batch' (the rest)."
     return 'per_image' if METHOD_SPECS[method].per_image else 'batch'
 
-# %% ../nbs/03_synth.ipynb #ffb30dd4
+# %% ../nbs/03_synth.ipynb #99739fca
 def stat_loss_fn(method: str):
     "The loss a synthesis method optimises: `zeroq_stat_loss` for per-image statistics, else `bn_stat_loss`."
     return zeroq_stat_loss if METHOD_SPECS[method].per_image else bn_stat_loss
 
-# %% ../nbs/03_synth.ipynb #735228bb
+# %% ../nbs/03_synth.ipynb #f7357d59
 PRESETS = {
     'cpu': dict(n=256, batch=64, steps=200, gen_width=32),
     'paper': dict(n=1024, batch=128, steps=4000, gen_width=128),
 }
 METHOD_PRESETS = {'zeroq': dict(steps=500)}  # a method's published budget, applied on top of any preset
 
-# %% ../nbs/03_synth.ipynb #6e407be3
+# %% ../nbs/03_synth.ipynb #318a9964
 @dataclass
 class SynthConfig:
     "Everything that decides a synthesis run (stored in the result's metadata)."
@@ -248,7 +249,7 @@ def check(self: SynthConfig):
         raise GenieError("learn_latents and learn_generator are both False: nothing would be optimised")
     return self
 
-# %% ../nbs/03_synth.ipynb #a5f899cf
+# %% ../nbs/03_synth.ipynb #e112b9dd
 @patch(cls_method=True)
 def preset(cls: SynthConfig, name: str = 'cpu', **kw) -> SynthConfig:
     "A named budget ('cpu' or 'paper'), with any field overridden by `kw`."
@@ -266,7 +267,7 @@ def infer_input_shape(model: nn.Module) -> tuple:
         raise GenieError(f"{type(model).__name__} has no Conv2d; pass input_shape=(C, H, W)")
     return (conv.in_channels, 32, 32) if conv.in_channels == 1 else (conv.in_channels, 224, 224)
 
-
+# %% ../nbs/03_synth.ipynb #e946eef9
 def check_input_shape(model: nn.Module, shape) -> tuple:
     "Run a 2-image probe through `model`; GenieError naming the shape when the model rejects it."
     shape = tuple(int(s) for s in shape)
@@ -368,6 +369,7 @@ def plain_images(
 
 # %% ../nbs/03_synth.ipynb #8f3cc513
 def _read_synth(path) -> dict:
+    "What a synthetic-data file holds: a plain image tensor (or dict), or verified genie_nb data."
     path = Path(path)
     if not path.exists():
         raise GenieError(
@@ -395,7 +397,7 @@ def _read_synth(path) -> dict:
         )
     return verify_checked(d, path, 'synthetic-data file')
 
-# %% ../nbs/03_synth.ipynb #071f89fe
+# %% ../nbs/03_synth.ipynb #9f529470
 @patch(cls_method=True)
 def load(
     cls: SyntheticData,
@@ -422,17 +424,19 @@ def load(
 
 # %% ../nbs/03_synth.ipynb #0ebe2747
 def _batch_seed(seed: int, b: int) -> int:
+    "The seed of batch `b` of a run seeded with `seed`."
     return (int(seed) * 1_000_003 + b) % (2**63 - 1)
 
-# %% ../nbs/03_synth.ipynb #3e5e00f8
+# %% ../nbs/03_synth.ipynb #bdc5ce2a
 def _nonfinite_error(per: dict, b: int, step: int, loss: float):
+    "The GenieError for a loss that is no longer finite, naming the first bad layer."
     bad = next((n for n, v in per.items() if not torch.isfinite(v)), 'total')
     return GenieError(
         f"BN loss became {loss} at batch {b} step {step} (first non-finite term: layer {bad!r}); "
         "check that layer's running statistics (running_var ≥ 0, no NaN) or lower the learning rate"
     )
 
-# %% ../nbs/03_synth.ipynb #f5ae23e2
+# %% ../nbs/03_synth.ipynb #2fa25cd8
 @dataclass
 class BatchContext:
     "What making any batch of a run needs: settings, the frozen teacher and its hooks, targets, events."
@@ -447,11 +451,7 @@ class BatchContext:
     real: torch.Tensor | None = None  # method 'real': the drawn training images, in batch order
     on_event: object = None  # subscriber(s) for 'step' events
 
-    @property
-    def spec(self) -> MethodSpec:
-        return METHOD_SPECS[self.cfg.method]
-
-# %% ../nbs/03_synth.ipynb #11cf74bd
+# %% ../nbs/03_synth.ipynb #3367232b
 @dataclass
 class OptimisedImages:
     "What an optimising method trains: images as a function of its tensors, optimisers, a per-step callback."
@@ -476,7 +476,7 @@ def _opt_step(ctx: BatchContext, b: int, step: int, opt: OptimisedImages) -> tup
         o.step()
     return x, lv, per
 
-# %% ../nbs/03_synth.ipynb #13db2039
+# %% ../nbs/03_synth.ipynb #a084865e
 def _step_event(ctx: BatchContext, b: int, step: int, *, x, loss: float, per: dict):
     "Emit the 'step' event of batch `b`; StopRequested when a subscriber asks to stop."
     if ctx.on_event is None:
@@ -488,7 +488,7 @@ def _step_event(ctx: BatchContext, b: int, step: int, *, x, loss: float, per: di
     if emit(ctx.on_event, 'step', **ev):
         raise StopRequested()
 
-# %% ../nbs/03_synth.ipynb #f0fc4d72
+# %% ../nbs/03_synth.ipynb #e0e4bd5a
 def _optimize(ctx: BatchContext, b: int, opt: OptimisedImages) -> tuple:
     "The shared loop: returns (images of the last forward, loss history, final per-layer losses)."
     hist = []
@@ -518,7 +518,7 @@ def _genie_schedules(opt_z, opt_g):
 
     return after
 
-# %% ../nbs/03_synth.ipynb #93e5d07f
+# %% ../nbs/03_synth.ipynb #9b21e62d
 def _genie_batch(ctx: BatchContext, b: int) -> tuple:
     "Genie-D batch `b`: (images, loss history, final per-layer losses)."
     cfg, device = ctx.cfg, ctx.device
@@ -536,7 +536,7 @@ def _pixel_memory_format(cfg: SynthConfig):
     "The memory format optimised pixels are kept in."
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
-# %% ../nbs/03_synth.ipynb #4e49a5a5
+# %% ../nbs/03_synth.ipynb #bae712f3
 def _pixels_batch(ctx: BatchContext, b: int) -> tuple:
     "Genie's loss on the pixels, batch `b`: (images, loss history, final per-layer losses)."
     dims, mf = (ctx.sizes[b], *ctx.shape), _pixel_memory_format(ctx.cfg)
@@ -544,12 +544,12 @@ def _pixels_batch(ctx: BatchContext, b: int) -> tuple:
     opt = torch.optim.Adam([x], lr=ctx.cfg.lr_pixels)
     return _optimize(ctx, b, OptimisedImages(lambda: x, [opt]))
 
-# %% ../nbs/03_synth.ipynb #a07a1d14
+# %% ../nbs/03_synth.ipynb #cdc036e9
 def zeroq_init(size: int, shape, device='cpu') -> torch.Tensor:
     "ZeroQ's starting images: uniform integers in [0, 255), centred at 127.5 and divided by 5418.75."
     return (torch.randint(0, 255, (size, *shape), device=device).float() - 127.5) / 5418.75
 
-# %% ../nbs/03_synth.ipynb #9db99c16
+# %% ../nbs/03_synth.ipynb #8d287cd3
 def _zeroq_batch(ctx: BatchContext, b: int) -> tuple:
     "ZeroQ batch `b`: (images, loss history, final per-layer losses)."
     mf = _pixel_memory_format(ctx.cfg)
@@ -558,7 +558,7 @@ def _zeroq_batch(ctx: BatchContext, b: int) -> tuple:
     sch = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=100, min_lr=1e-4)
     return _optimize(ctx, b, OptimisedImages(lambda: x, [opt], lambda step, lv: sch.step(lv)))
 
-# %% ../nbs/03_synth.ipynb #f8e67e34
+# %% ../nbs/03_synth.ipynb #bccf8894
 def _measure(x, ctx: BatchContext) -> tuple:
     "The BN loss of fixed images `x`: (x, [loss], per-layer losses)."
     with torch.no_grad():
@@ -566,13 +566,14 @@ def _measure(x, ctx: BatchContext) -> tuple:
         loss, per = bn_stat_loss(ctx.hooks.stats, ctx.targets, x)
     return x, [loss.item()], {n: v.item() for n, v in per.items()}
 
-# %% ../nbs/03_synth.ipynb #3658d708
+# %% ../nbs/03_synth.ipynb #3ee0d2ce
 def _gaussian_batch(ctx: BatchContext, b: int) -> tuple:
     "N(0, 1) images, batch `b`, measured."
     return _measure(torch.randn(ctx.sizes[b], *ctx.shape).to(ctx.device), ctx)
 
-# %% ../nbs/03_synth.ipynb #e2054c3d
+# %% ../nbs/03_synth.ipynb #36875382
 def _real_images(n, seed, shape):
+    "`n` seeded random Fashion-MNIST training images, checked against the model's input shape."
     x, _ = load_fmnist('train')
     if tuple(x.shape[1:]) != tuple(shape):
         raise GenieError(
@@ -582,13 +583,13 @@ def _real_images(n, seed, shape):
         raise GenieError(f"method 'real' can provide at most {len(x)} images, asked for {n}")
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))[:n]]
 
-# %% ../nbs/03_synth.ipynb #f55eee64
+# %% ../nbs/03_synth.ipynb #42305e77
 def _real_batch(ctx: BatchContext, b: int) -> tuple:
     "Batch `b` of the run's real images, measured."
     start = sum(ctx.sizes[:b])
     return _measure(ctx.real[start : start + ctx.sizes[b]].to(ctx.device), ctx)
 
-# %% ../nbs/03_synth.ipynb #0970faa1
+# %% ../nbs/03_synth.ipynb #69e289b4
 _BATCH_MAKERS = {
     'genie': _genie_batch,
     'zeroq': _zeroq_batch,
@@ -626,7 +627,7 @@ _RUN_KEYS = (
     'model_fingerprint',
 )
 
-# %% ../nbs/03_synth.ipynb #7620e82e
+# %% ../nbs/03_synth.ipynb #7b72ee55
 def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
     "The metadata of a run before its first batch."
     spec = METHOD_SPECS[cfg.method]
@@ -648,8 +649,9 @@ def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
         seconds=0.0,
     )
 
-# %% ../nbs/03_synth.ipynb #591e47a1
+# %% ../nbs/03_synth.ipynb #e139e7ef
 def _resume(out, model, meta) -> list:
+    "The finished batches saved in `out` (same settings required); copies its histories into `meta`."
     prev = SyntheticData.load(out, model=model)
     diff = [k for k in _RUN_KEYS if prev.meta.get(k, _OLD_DEFAULTS.get(k)) != meta[k]]
     if diff:
@@ -664,6 +666,7 @@ def _resume(out, model, meta) -> list:
 
 # %% ../nbs/03_synth.ipynb #2f265d0a
 def _finish_meta(meta: dict, imgs: list):
+    "Recompute the summaries in `meta` from its histories and the finished batches."
     h = meta['bn_loss']
     # one string object per layer name, however a dict arrived (made here, resumed, from another process), so
     # pickle's memo writes the same bytes for the same content
@@ -678,8 +681,9 @@ def _finish_meta(meta: dict, imgs: list):
         else None,
     )
 
-# %% ../nbs/03_synth.ipynb #0ba359a2
+# %% ../nbs/03_synth.ipynb #1aef9eb5
 def _result(imgs, meta, shape) -> SyntheticData:
+    "The finished batches (or an empty tensor of `shape`) as `SyntheticData`."
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
 # %% ../nbs/03_synth.ipynb #2b90e2a8
@@ -725,7 +729,7 @@ def _batch_context(run: dict, hooks, on_event=None) -> BatchContext:
         on_event=on_event,
     )
 
-# %% ../nbs/03_synth.ipynb #2c816e98
+# %% ../nbs/03_synth.ipynb #9b85ec15
 def _make_batch(run: dict, hooks, b: int, on_event=None) -> tuple:
     "Batch `b` from its own seed alone: (images on the CPU, loss history, final per-layer losses, seconds)."
     tb = time.perf_counter()
@@ -759,7 +763,7 @@ def _add_batch(run: dict, x, hist, per, seconds):
     _finish_meta(meta, run['imgs'])
     meta['complete'] = len(run['imgs']) == len(run['sizes'])
 
-# %% ../nbs/03_synth.ipynb #469553af
+# %% ../nbs/03_synth.ipynb #f686e542
 def _save_progress(run: dict, out, seconds: float):
     "Save the batches finished so far to `out` (atomically), stating `seconds` of wall time."
     if out is not None:
@@ -773,13 +777,13 @@ def _emit_start(run: dict, on_event):
     ev = dict(method=cfg.method, n=cfg.n, batches=n_batches, steps=cfg.steps, resumed_batches=resumed)
     emit(on_event, 'start', **ev)
 
-# %% ../nbs/03_synth.ipynb #07f3cf3f
+# %% ../nbs/03_synth.ipynb #9f964cea
 def _emit_batch_done(run: dict, b: int, x, hist, on_event) -> bool:
     "Emit 'batch_done' for batch `b`; True when a subscriber asks to stop."
     ev = dict(batch=b, batches=len(run['sizes']), loss_first=hist[0], loss_last=hist[-1], images=x)
     return emit(on_event, 'batch_done', **ev)
 
-# %% ../nbs/03_synth.ipynb #ee5b128e
+# %% ../nbs/03_synth.ipynb #14baf0b5
 def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
     "Close the run: final metadata and wall time, the last save, the 'done' event."
     meta = run['meta']
@@ -799,7 +803,7 @@ def batch_hooks(run: dict) -> BNStatHooks:
     "The BN-statistic hooks a run's batches use: per image for ZeroQ, per batch otherwise."
     return BNStatHooks(run['teacher'], per_image=METHOD_SPECS[run['cfg'].method].per_image)
 
-# %% ../nbs/03_synth.ipynb #a1da28b7
+# %% ../nbs/03_synth.ipynb #d26fa79f
 def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
     "Make the unfinished batches in order, saving after each; a stop or Ctrl-C keeps the finished ones."
     t0, meta = time.perf_counter(), run['meta']
@@ -865,7 +869,7 @@ def _time_steps(step, steps, warmup):
         step()
     return (time.perf_counter() - t0) / steps
 
-# %% ../nbs/03_synth.ipynb #fc84441b
+# %% ../nbs/03_synth.ipynb #6e2c1aa7
 def _floor_step(teacher, shape, batch):
     "A closure: forward + backward of `teacher` to a fixed batch of images."
     x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
@@ -876,7 +880,7 @@ def _floor_step(teacher, shape, batch):
 
     return step
 
-# %% ../nbs/03_synth.ipynb #a347604b
+# %% ../nbs/03_synth.ipynb #5108aeb5
 def _bench_images(method, shape, batch, cfg) -> OptimisedImages:
     "The images `method` optimises in the benchmark, and their optimisers."
     if not METHOD_SPECS[method].generator:
@@ -887,7 +891,7 @@ def _bench_images(method, shape, batch, cfg) -> OptimisedImages:
     opts = [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)]
     return OptimisedImages(lambda: g(z), opts)
 
-# %% ../nbs/03_synth.ipynb #e11c89b3
+# %% ../nbs/03_synth.ipynb #77a73c54
 def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
     "One closure per method that performs a full optimisation step."
     if method == 'floor':
@@ -913,7 +917,7 @@ def _bench_runs(cfg: SynthConfig, reference: bool) -> list:
         runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
     return runs
 
-# %% ../nbs/03_synth.ipynb #72fa3be3
+# %% ../nbs/03_synth.ipynb #792269a4
 def _bench_teacher(model, spec: MethodSpec, cfg: SynthConfig, *, frozen: bool, seed: int):
     "The teacher one benchmark variant times."
     t = frozen_teacher(model, 'cpu', channels_last=cfg.channels_last)
@@ -923,7 +927,7 @@ def _bench_teacher(model, spec: MethodSpec, cfg: SynthConfig, *, frozen: bool, s
         t.requires_grad_(True)
     return t
 
-# %% ../nbs/03_synth.ipynb #13206978
+# %% ../nbs/03_synth.ipynb #60808112
 def bench_synth(
     model: nn.Module,
     batch: int = 64,
