@@ -142,7 +142,7 @@ def __iter__(self: TensorBatches):
 def fmnist_loader(split='test', batch_size=256, shuffle=False, limit=None, root=None, seed=0):
     "Batches of real Fashion-MNIST."
     x, y = load_fmnist(split, root)
-    return TensorBatches(x, y, batch_size, shuffle, seed, limit=limit)
+    return TensorBatches(x, y, batch_size, shuffle=shuffle, seed=seed, limit=limit)
 
 # %% ../nbs/02_data.ipynb #c85c11a1
 def augment_crop_flip(
