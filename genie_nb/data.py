@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torchvision.transforms as T
 from torchvision.datasets import ImageFolder
+from fastcore.basics import patch
 from .core import *
 
 # %% auto #0
@@ -41,7 +42,7 @@ INSTALL_HINT = (
     "or set GENIE_NB_FMNIST_DIR to a folder holding them"
 )
 
-
+# %% ../nbs/02_data.ipynb #205f6f84
 def fmnist_dir(root=None) -> Path:
     "The folder to read Fashion-MNIST from: `root`, else $GENIE_NB_FMNIST_DIR, else Debian's location."
     return Path(root or os.environ.get('GENIE_NB_FMNIST_DIR') or FMNIST_DEFAULT_DIR)
@@ -56,7 +57,7 @@ def _find_idx(folder: Path, name: str) -> Path:
         f"(looked for {', '.join(sum(FMNIST_FILES.values(), ()))}); {INSTALL_HINT}"
     )
 
-
+# %% ../nbs/02_data.ipynb #890eabd3
 def read_idx(path: Path) -> np.ndarray:
     "Read an idx (optionally gzipped) file into a uint8 array, checking header and length."
     try:
@@ -77,7 +78,7 @@ def normalize_fmnist(u8: torch.Tensor) -> torch.Tensor:
     x = torch.nn.functional.pad(torch.from_numpy(np.array(u8)).float().div_(255), (2, 2, 2, 2))
     return x.sub_(FMNIST_MEAN).div_(FMNIST_STD).unsqueeze(1)
 
-
+# %% ../nbs/02_data.ipynb #342f3dce
 def load_fmnist(
     split: str = 'test',  # 'train' or 'test'
     root=None,  # folder with the idx files (default: $GENIE_NB_FMNIST_DIR or Debian's)
@@ -112,39 +113,36 @@ class TensorBatches:
         limit: int | None = None,
     ):
         n = len(x) if limit is None else min(limit, len(x))
-        self.x, self.y, self.bs, self.shuffle, self.seed, self.cl, self.epoch = (
-            x[:n],
-            (None if y is None else y[:n]),
-            batch_size,
-            shuffle,
-            seed,
-            channels_last,
-            0,
-        )
+        self.x, self.y = x[:n], (None if y is None else y[:n])
+        self.bs, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.cl, self.epoch = channels_last, 0
 
     def __len__(self):
         return (len(self.x) + self.bs - 1) // self.bs
 
-    def __iter__(self):
-        n = len(self.x)
-        idx = (
-            torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-            if self.shuffle
-            else torch.arange(n)
-        )
-        self.epoch += 1
-        for i in range(0, n, self.bs):
-            j = idx[i : i + self.bs]
-            xb = self.x[j]
-            if self.cl:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yield xb, (None if self.y is None else self.y[j])
+# %% ../nbs/02_data.ipynb #d639f88e
+@patch
+def __iter__(self: TensorBatches):
+    "The (x, y) minibatches of one pass, in a seeded random order when shuffling."
+    n = len(self.x)
+    idx = (
+        torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        if self.shuffle
+        else torch.arange(n)
+    )
+    self.epoch += 1
+    for i in range(0, n, self.bs):
+        j = idx[i : i + self.bs]
+        xb = self.x[j]
+        if self.cl:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb, (None if self.y is None else self.y[j])
 
-
+# %% ../nbs/02_data.ipynb #b6a518b1
 def fmnist_loader(split='test', batch_size=256, shuffle=False, limit=None, root=None, seed=0):
     "Batches of real Fashion-MNIST."
     x, y = load_fmnist(split, root)
-    return TensorBatches(x, y, batch_size, shuffle, seed, limit=limit)
+    return TensorBatches(x, y, batch_size, shuffle=shuffle, seed=seed, limit=limit)
 
 # %% ../nbs/02_data.ipynb #c85c11a1
 def augment_crop_flip(
@@ -167,19 +165,13 @@ def augment_crop_flip(
 # %% ../nbs/02_data.ipynb #c69c4e73
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
-
+# %% ../nbs/02_data.ipynb #14498632
 def imagenet_transform(size: int = 224):
     "Resize(size·256/224, bilinear) → CenterCrop(size) → tensor → ImageNet normalisation."
-    return T.Compose(
-        [
-            T.Resize(int(round(size * 256 / 224)), interpolation=T.InterpolationMode.BILINEAR),
-            T.CenterCrop(size),
-            T.ToTensor(),
-            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    resize = T.Resize(int(round(size * 256 / 224)), interpolation=T.InterpolationMode.BILINEAR)
+    return T.Compose([resize, T.CenterCrop(size), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
-
+# %% ../nbs/02_data.ipynb #b2fdb913
 def _image_folder(root, size):
     if not Path(root).is_dir():
         raise GenieError(f"image folder {root} does not exist (expected one sub-folder per class)")
@@ -205,7 +197,7 @@ def imagefolder_loader(
         ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=pin_memory
     )
 
-
+# %% ../nbs/02_data.ipynb #0a3d86b7
 def imagefolder_images(root, n: int, size: int = 224, seed: int = 0) -> torch.Tensor:
     "`n` random images (seeded) of an ImageFolder as one (n,3,size,size) tensor: few-shot calibration data."
     ds = _image_folder(root, size)

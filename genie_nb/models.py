@@ -26,19 +26,11 @@ def _projection(inp, out, stride):
         else None
     )
 
-
+# %% ../nbs/01_models.ipynb #d02ff3b7
 def _stage(inp, out, n, stride):
-    return nn.Sequential(
-        *[
-            BasicBlock(
-                inp if i == 0 else out,
-                out,
-                stride if i == 0 else 1,
-                _projection(inp, out, stride) if i == 0 else None,
-            )
-            for i in range(n)
-        ]
-    )
+    "`n` BasicBlocks; the first changes width and stride (through a projection shortcut when needed)."
+    first = BasicBlock(inp, out, stride, _projection(inp, out, stride))
+    return nn.Sequential(first, *[BasicBlock(out, out, 1, None) for _ in range(n - 1)])
 
 # %% ../nbs/01_models.ipynb #39c9a2c6
 class ResNet20(nn.Module):
@@ -67,7 +59,7 @@ MBV2_SMALL_SETTING = [
     (4, 96, 1, 1),
 ]  # (t, c, n, s)
 
-
+# %% ../nbs/01_models.ipynb #2d97a546
 class MobileNetV2Small(nn.Module):
     "A small MobileNetV2 (torchvision `InvertedResidual` blocks) for 1×32×32 input."
 
@@ -100,7 +92,7 @@ BUNDLED = {
 }
 ARCHS = {v['arch']: v['builder'] for v in BUNDLED.values()}
 
-
+# %% ../nbs/01_models.ipynb #8af01f56
 def build_bundled(name: str = 'default'):
     "An untrained bundled architecture by its name ('default' = ResNet-20, 'mbv2' = MobileNetV2-small)."
     if name not in BUNDLED:
@@ -113,7 +105,7 @@ def read_manifest(assets=None) -> dict:
     p = Path(assets or ASSETS) / 'manifest.json'
     return json.loads(p.read_text()) if p.exists() else {}
 
-
+# %% ../nbs/01_models.ipynb #b8586852
 def save_checkpoint(model: nn.Module, path, meta: dict, manifest: bool = True):
     "Save `{'state_dict', 'meta'}` atomically; record its sha256 in the folder's manifest.json."
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -159,11 +151,13 @@ def check_finite_weights(sd: dict, path) -> dict:
     for k, v in sd.items():
         if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all():
             bad = int((~torch.isfinite(v)).sum())
-            raise GenieError(f"{path} looks damaged: {bad} NaN/Inf values in {k!r}; re-create or re-download "
-                             "the checkpoint")
+            raise GenieError(
+                f"{path} looks damaged: {bad} NaN/Inf values in {k!r}; re-create or re-download "
+                "the checkpoint"
+            )
     return sd
 
-
+# %% ../nbs/01_models.ipynb #0568930b
 def _check_keys(model, sd, path):
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
@@ -188,7 +182,7 @@ def _check_hash(path, manifest):
             "reinstall genie_nb or retrain it"
         )
 
-
+# %% ../nbs/01_models.ipynb #8c553888
 def load_checkpoint(path, check_hash: bool = True):
     "Load a genie_nb checkpoint → (model in eval mode, meta). Verifies the manifest hash when one is listed."
     if check_hash:
@@ -240,7 +234,7 @@ TORCHVISION_ARCHS = [
 ]
 IMAGENET_NORM = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
 
-
+# %% ../nbs/01_models.ipynb #0621eea4
 def _unwrap_state_dict(obj, path):
     for k in ('state_dict', 'model'):
         if isinstance(obj, dict) and k in obj and isinstance(obj[k], dict):

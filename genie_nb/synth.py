@@ -15,11 +15,11 @@ from .models import *
 from .data import load_fmnist, TensorBatches
 
 # %% auto #0
-__all__ = ['METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets', 'input_stat_loss',
-           'bn_stat_loss', 'zeroq_stat_loss', 'stat_loss_kind', 'frozen_teacher', 'SwingConv', 'add_swing',
-           'GenieGenerator', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
-           'is_plain_images', 'plain_images', 'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber',
-           'bn_mismatch', 'bench_synth']
+__all__ = ['METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets',
+           'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing',
+           'GenieGenerator', 'MethodSpec', 'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape',
+           'check_input_shape', 'SyntheticData', 'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages',
+           'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
@@ -68,7 +68,7 @@ def input_stat_loss(x: torch.Tensor) -> torch.Tensor:
     var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
     return (mean.pow(2).sum() + (1 - var.sqrt()).pow(2).sum()) / len(x)
 
-
+# %% ../nbs/03_synth.ipynb #55a6a8be
 def bn_stat_loss(
     stats: dict,  # name → (mean, std) measured by `BNStatHooks`
     targets: dict,  # name → (mean, std) from `bn_targets`
@@ -85,7 +85,7 @@ def _per_image_d(target: torch.Tensor, got: torch.Tensor) -> torch.Tensor:
     "ZeroQ's distance: squared difference summed over channels and images, divided by the number of images."
     return (got - target).pow(2).sum() / len(got)
 
-
+# %% ../nbs/03_synth.ipynb #6eeec26c
 def zeroq_stat_loss(
     stats: dict,  # name → per-image (mean, std), each (B, C), from `BNStatHooks(per_image=True)`
     targets: dict,  # name → (mean, std) from `bn_targets`
@@ -100,11 +100,6 @@ def zeroq_stat_loss(
         var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
         per['input'] = _per_image_d(torch.zeros(()), mean) + _per_image_d(torch.ones(()), (var + eps).sqrt())
     return sum(per.values()), per
-
-
-def stat_loss_kind(method: str) -> str:
-    "Which statistics a synthesis method matches: 'per_image' (zeroq) or 'batch' (the rest)."
-    return 'per_image' if method == 'zeroq' else 'batch'
 
 # %% ../nbs/03_synth.ipynb #33b046c7
 def frozen_teacher(model: nn.Module, device='cpu', channels_last: bool = True) -> nn.Module:
@@ -127,10 +122,11 @@ class SwingConv(nn.Module):
 
 # %% ../nbs/03_synth.ipynb #3a018a30
 def _set_module(root: nn.Module, name: str, new: nn.Module):
+    "Replace the submodule called `name` (dotted) of `root` by `new`."
     parent, _, leaf = name.rpartition('.')
     setattr(root.get_submodule(parent) if parent else root, leaf, new)
 
-
+# %% ../nbs/03_synth.ipynb #e227b06b
 def add_swing(model: nn.Module, gen: torch.Generator | None = None) -> list[str]:
     "Wrap, in place, every Conv2d of `model` with a stride other than 1 in a `SwingConv`; return their names."
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and tuple(m.stride) != (1, 1)]
@@ -170,15 +166,45 @@ class GenieGenerator(nn.Module):
         return self.bn_out(x[..., : self.shape[1], : self.shape[2]])
 
 # %% ../nbs/03_synth.ipynb #ba788222
-METHODS = ('genie', 'zeroq', 'pixels', 'gaussian', 'real')
-OPTIMISED = ('genie', 'zeroq', 'pixels')  # the methods that optimise for `steps` per batch
+@dataclass(frozen=True)
+class MethodSpec:
+    "What a synthesis method does; every choice that depends on the method reads `METHOD_SPECS`."
+
+    optimises: bool = False  # optimises images for `steps` per batch (else: measured once per batch)
+    swing: bool = False  # swing convolution when `SynthConfig.swing` is None
+    per_image: bool = False  # matches ZeroQ's per-image statistics instead of the batch statistics
+    generator: bool = False  # learns a generator and its latents (Genie-D)
+    real: bool = False  # takes real training images (few-shot) instead of making them
+
+# %% ../nbs/03_synth.ipynb #c1cfd2e4
+METHOD_SPECS = {
+    'genie': MethodSpec(optimises=True, swing=True, generator=True),
+    'zeroq': MethodSpec(optimises=True, per_image=True),
+    'pixels': MethodSpec(optimises=True),
+    'gaussian': MethodSpec(),
+    'real': MethodSpec(real=True),
+}
+METHODS = tuple(METHOD_SPECS)
+OPTIMISED = tuple(m for m, s in METHOD_SPECS.items() if s.optimises)  # they optimise `steps` per batch
+
+# %% ../nbs/03_synth.ipynb #4a816207
+def stat_loss_kind(method: str) -> str:
+    "Which statistics a synthesis method matches: 'per_image' (zeroq) or 'batch' (the rest)."
+    return 'per_image' if METHOD_SPECS[method].per_image else 'batch'
+
+# %% ../nbs/03_synth.ipynb #99739fca
+def stat_loss_fn(method: str):
+    "The loss a synthesis method optimises: `zeroq_stat_loss` for per-image statistics, else `bn_stat_loss`."
+    return zeroq_stat_loss if METHOD_SPECS[method].per_image else bn_stat_loss
+
+# %% ../nbs/03_synth.ipynb #f7357d59
 PRESETS = {
     'cpu': dict(n=256, batch=64, steps=200, gen_width=32),
     'paper': dict(n=1024, batch=128, steps=4000, gen_width=128),
 }
 METHOD_PRESETS = {'zeroq': dict(steps=500)}  # a method's published budget, applied on top of any preset
 
-
+# %% ../nbs/03_synth.ipynb #318a9964
 @dataclass
 class SynthConfig:
     "Everything that decides a synthesis run (stored in the result's metadata)."
@@ -193,14 +219,10 @@ class SynthConfig:
     lr_pixels: float = 0.5  # Adam lr of the pixels (zeroq, pixels; ZeroQ's published value)
     latent_dim: int = 256
     gen_width: int = 32  # generator channels after the Linear (reference 128)
-    swing: bool | None = None  # swing convolution; None = method default (genie on, zeroq and pixels off)
+    swing: bool | None = None  # swing convolution; None = the method's default (on for genie only)
     learn_latents: bool = True  # genie: train the latents (False: fixed random latents, "generator only")
-    learn_generator: bool = (
-        True  # genie: train the generator (False: frozen random generator, "latents only")
-    )
-    input_shape: tuple | None = (
-        None  # (C, H, W); None = from the model (`input_shape` attribute or first conv)
-    )
+    learn_generator: bool = True  # genie: train the generator (False: frozen random one, "latents only")
+    input_shape: tuple | None = None  # (C, H, W); None = from the model (`input_shape` or first conv)
     device: str = 'cpu'
     channels_last: bool = True
     image_every: int = 0  # put the current images in every k-th 'step' event (0: never)
@@ -227,7 +249,7 @@ def check(self: SynthConfig):
         raise GenieError("learn_latents and learn_generator are both False: nothing would be optimised")
     return self
 
-
+# %% ../nbs/03_synth.ipynb #e112b9dd
 @patch(cls_method=True)
 def preset(cls: SynthConfig, name: str = 'cpu', **kw) -> SynthConfig:
     "A named budget ('cpu' or 'paper'), with any field overridden by `kw`."
@@ -245,7 +267,7 @@ def infer_input_shape(model: nn.Module) -> tuple:
         raise GenieError(f"{type(model).__name__} has no Conv2d; pass input_shape=(C, H, W)")
     return (conv.in_channels, 32, 32) if conv.in_channels == 1 else (conv.in_channels, 224, 224)
 
-
+# %% ../nbs/03_synth.ipynb #e946eef9
 def check_input_shape(model: nn.Module, shape) -> tuple:
     "Run a 2-image probe through `model`; GenieError naming the shape when the model rejects it."
     shape = tuple(int(s) for s in shape)
@@ -289,7 +311,7 @@ class SyntheticData:
 
     def batches(self, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
         "The images as `TensorBatches` of (x, None)."
-        return TensorBatches(self.images, None, batch_size, shuffle, seed)
+        return TensorBatches(self.images, None, batch_size, shuffle=shuffle, seed=seed)
 
 # %% ../nbs/03_synth.ipynb #1dfeff88
 @patch
@@ -347,6 +369,7 @@ def plain_images(
 
 # %% ../nbs/03_synth.ipynb #8f3cc513
 def _read_synth(path) -> dict:
+    "What a synthetic-data file holds: a plain image tensor (or dict), or verified genie_nb data."
     path = Path(path)
     if not path.exists():
         raise GenieError(
@@ -374,7 +397,7 @@ def _read_synth(path) -> dict:
         )
     return verify_checked(d, path, 'synthetic-data file')
 
-
+# %% ../nbs/03_synth.ipynb #9f529470
 @patch(cls_method=True)
 def load(
     cls: SyntheticData,
@@ -401,63 +424,86 @@ def load(
 
 # %% ../nbs/03_synth.ipynb #0ebe2747
 def _batch_seed(seed: int, b: int) -> int:
+    "The seed of batch `b` of a run seeded with `seed`."
     return (int(seed) * 1_000_003 + b) % (2**63 - 1)
 
-
+# %% ../nbs/03_synth.ipynb #bdc5ce2a
 def _nonfinite_error(per: dict, b: int, step: int, loss: float):
+    "The GenieError for a loss that is no longer finite, naming the first bad layer."
     bad = next((n for n, v in per.items() if not torch.isfinite(v)), 'total')
     return GenieError(
         f"BN loss became {loss} at batch {b} step {step} (first non-finite term: layer {bad!r}); "
         "check that layer's running statistics (running_var ≥ 0, no NaN) or lower the learning rate"
     )
 
+# %% ../nbs/03_synth.ipynb #2fa25cd8
+@dataclass
+class BatchContext:
+    "What making any batch of a run needs: settings, the frozen teacher and its hooks, targets, events."
+
+    cfg: SynthConfig
+    shape: tuple  # (C, H, W) of the images
+    device: torch.device
+    teacher: nn.Module  # frozen; swing-patched when the run swings
+    hooks: BNStatHooks  # on `teacher`: the statistics of its last forward
+    targets: dict  # BN layer name → (mean, std), on `device`
+    sizes: list  # images per batch
+    real: torch.Tensor | None = None  # method 'real': the drawn training images, in batch order
+    on_event: object = None  # subscriber(s) for 'step' events
+
+# %% ../nbs/03_synth.ipynb #3367232b
+@dataclass
+class OptimisedImages:
+    "What an optimising method trains: images as a function of its tensors, optimisers, a per-step callback."
+
+    make_x: object  # () → images, differentiable w.r.t. the optimised tensors
+    opts: list  # optimisers, zeroed and stepped in this order
+    after_step: object = None  # (step, loss) → None, called after the optimisers step (schedulers)
+
 # %% ../nbs/03_synth.ipynb #3730cfb2
-def _optimize(
-    make_x,  # () → images, differentiable w.r.t. the optimised tensors
-    opts: list,
-    teacher,
-    hooks,
-    targets,
-    steps: int,
-    b: int,
-    on_event=None,
-    image_every: int = 0,
-    after_step=None,
-    loss_fn=bn_stat_loss,  # (stats, targets, x) → (loss, per-layer terms)
-):
+def _opt_step(ctx: BatchContext, b: int, step: int, opt: OptimisedImages) -> tuple:
+    "One step: teacher forward, the method's loss, backward, step → (images, loss value, per-layer terms)."
+    for o in opt.opts:
+        o.zero_grad(set_to_none=True)
+    x = opt.make_x()
+    ctx.teacher(x)
+    loss, per = stat_loss_fn(ctx.cfg.method)(ctx.hooks.stats, ctx.targets, x)
+    lv = loss.item()
+    if not math.isfinite(lv):
+        raise _nonfinite_error(per, b, step, lv)
+    loss.backward()
+    for o in opt.opts:
+        o.step()
+    return x, lv, per
+
+# %% ../nbs/03_synth.ipynb #a084865e
+def _step_event(ctx: BatchContext, b: int, step: int, *, x, loss: float, per: dict):
+    "Emit the 'step' event of batch `b`; StopRequested when a subscriber asks to stop."
+    if ctx.on_event is None:
+        return
+    steps, every = ctx.cfg.steps, ctx.cfg.image_every
+    ev = dict(batch=b, step=step, steps=steps, loss=loss, layers={n: v.item() for n, v in per.items()})
+    if every and (step % every == 0 or step == steps - 1):
+        ev['images'] = x.cpu()
+    if emit(ctx.on_event, 'step', **ev):
+        raise StopRequested()
+
+# %% ../nbs/03_synth.ipynb #e0e4bd5a
+def _optimize(ctx: BatchContext, b: int, opt: OptimisedImages) -> tuple:
     "The shared loop: returns (images of the last forward, loss history, final per-layer losses)."
     hist = []
-    for step in range(steps):
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        x = make_x()
-        teacher(x)
-        loss, per = loss_fn(hooks.stats, targets, x)
-        lv = loss.item()
-        if not math.isfinite(lv):
-            raise _nonfinite_error(per, b, step, lv)
-        loss.backward()
-        for o in opts:
-            o.step()
-        if after_step:
-            after_step(step, lv)
+    for step in range(ctx.cfg.steps):
+        x, lv, per = _opt_step(ctx, b, step, opt)
+        if opt.after_step:
+            opt.after_step(step, lv)
         hist.append(lv)
         x = x.detach()
-        if on_event is not None:
-            ev = dict(batch=b, step=step, steps=steps, loss=lv, layers={n: v.item() for n, v in per.items()})
-            if image_every and (step % image_every == 0 or step == steps - 1):
-                ev['images'] = x.cpu()
-            if emit(on_event, 'step', **ev):
-                raise StopRequested()
+        _step_event(ctx, b, step, x=x, loss=lv, per=per)
     return x, hist, {n: v.item() for n, v in per.items()}
 
 # %% ../nbs/03_synth.ipynb #5eb4c75f
-def _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
-    g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).to(device).train()
-    z = torch.randn(size, cfg.latent_dim, device=device, requires_grad=cfg.learn_latents)
-    g.requires_grad_(cfg.learn_generator)
-    opt_z = torch.optim.Adam([z], lr=cfg.lr_latent) if cfg.learn_latents else None
-    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_generator) if cfg.learn_generator else None
+def _genie_schedules(opt_z, opt_g):
+    "The reference schedules, run after each step: plateau on the latents, ×0.95 per 100 generator steps."
     sch_z, sch_g = None, None
     if opt_z is not None:
         sch_z = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_z, mode='min', patience=100, min_lr=1e-4)
@@ -470,52 +516,64 @@ def _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
         if sch_g is not None and (step + 1) % 100 == 0:
             sch_g.step()
 
+    return after
+
+# %% ../nbs/03_synth.ipynb #9b21e62d
+def _genie_batch(ctx: BatchContext, b: int) -> tuple:
+    "Genie-D batch `b`: (images, loss history, final per-layer losses)."
+    cfg, device = ctx.cfg, ctx.device
+    g = GenieGenerator(ctx.shape, cfg.latent_dim, cfg.gen_width, channels_last=cfg.channels_last)
+    g = g.to(device).train()
+    z = torch.randn(ctx.sizes[b], cfg.latent_dim, device=device, requires_grad=cfg.learn_latents)
+    g.requires_grad_(cfg.learn_generator)
+    opt_z = torch.optim.Adam([z], lr=cfg.lr_latent) if cfg.learn_latents else None
+    opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_generator) if cfg.learn_generator else None
     opts = [o for o in (opt_z, opt_g) if o is not None]
-    return _optimize(
-        lambda: g(z), opts, teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every, after
-    )
+    return _optimize(ctx, b, OptimisedImages(lambda: g(z), opts, _genie_schedules(opt_z, opt_g)))
 
 # %% ../nbs/03_synth.ipynb #3439ac57
-def _pixels_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
-    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    x = torch.randn(size, *shape, device=device).contiguous(memory_format=mf).requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=cfg.lr_pixels)
-    return _optimize(lambda: x, [opt], teacher, hooks, targets, cfg.steps, b, on_event, cfg.image_every)
+def _pixel_memory_format(cfg: SynthConfig):
+    "The memory format optimised pixels are kept in."
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
+# %% ../nbs/03_synth.ipynb #bae712f3
+def _pixels_batch(ctx: BatchContext, b: int) -> tuple:
+    "Genie's loss on the pixels, batch `b`: (images, loss history, final per-layer losses)."
+    dims, mf = (ctx.sizes[b], *ctx.shape), _pixel_memory_format(ctx.cfg)
+    x = torch.randn(dims, device=ctx.device).contiguous(memory_format=mf).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=ctx.cfg.lr_pixels)
+    return _optimize(ctx, b, OptimisedImages(lambda: x, [opt]))
 
+# %% ../nbs/03_synth.ipynb #cdc036e9
 def zeroq_init(size: int, shape, device='cpu') -> torch.Tensor:
     "ZeroQ's starting images: uniform integers in [0, 255), centred at 127.5 and divided by 5418.75."
     return (torch.randint(0, 255, (size, *shape), device=device).float() - 127.5) / 5418.75
 
-
-def _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event):
-    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    x = zeroq_init(size, shape, device).contiguous(memory_format=mf).requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=cfg.lr_pixels)
+# %% ../nbs/03_synth.ipynb #8d287cd3
+def _zeroq_batch(ctx: BatchContext, b: int) -> tuple:
+    "ZeroQ batch `b`: (images, loss history, final per-layer losses)."
+    mf = _pixel_memory_format(ctx.cfg)
+    x = zeroq_init(ctx.sizes[b], ctx.shape, ctx.device).contiguous(memory_format=mf).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=ctx.cfg.lr_pixels)
     sch = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=100, min_lr=1e-4)
-    return _optimize(
-        lambda: x,
-        [opt],
-        teacher,
-        hooks,
-        targets,
-        cfg.steps,
-        b,
-        on_event,
-        cfg.image_every,
-        lambda step, lv: sch.step(lv),
-        zeroq_stat_loss,
-    )
+    return _optimize(ctx, b, OptimisedImages(lambda: x, [opt], lambda step, lv: sch.step(lv)))
 
-
-def _measure(x, teacher, hooks, targets):
+# %% ../nbs/03_synth.ipynb #bccf8894
+def _measure(x, ctx: BatchContext) -> tuple:
+    "The BN loss of fixed images `x`: (x, [loss], per-layer losses)."
     with torch.no_grad():
-        teacher(x)
-        loss, per = bn_stat_loss(hooks.stats, targets, x)
+        ctx.teacher(x)
+        loss, per = bn_stat_loss(ctx.hooks.stats, ctx.targets, x)
     return x, [loss.item()], {n: v.item() for n, v in per.items()}
 
+# %% ../nbs/03_synth.ipynb #3ee0d2ce
+def _gaussian_batch(ctx: BatchContext, b: int) -> tuple:
+    "N(0, 1) images, batch `b`, measured."
+    return _measure(torch.randn(ctx.sizes[b], *ctx.shape).to(ctx.device), ctx)
 
+# %% ../nbs/03_synth.ipynb #36875382
 def _real_images(n, seed, shape):
+    "`n` seeded random Fashion-MNIST training images, checked against the model's input shape."
     x, _ = load_fmnist('train')
     if tuple(x.shape[1:]) != tuple(shape):
         raise GenieError(
@@ -524,6 +582,26 @@ def _real_images(n, seed, shape):
     if n > len(x):
         raise GenieError(f"method 'real' can provide at most {len(x)} images, asked for {n}")
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))[:n]]
+
+# %% ../nbs/03_synth.ipynb #42305e77
+def _real_batch(ctx: BatchContext, b: int) -> tuple:
+    "Batch `b` of the run's real images, measured."
+    start = sum(ctx.sizes[:b])
+    return _measure(ctx.real[start : start + ctx.sizes[b]].to(ctx.device), ctx)
+
+# %% ../nbs/03_synth.ipynb #69e289b4
+_BATCH_MAKERS = {
+    'genie': _genie_batch,
+    'zeroq': _zeroq_batch,
+    'pixels': _pixels_batch,
+    'gaussian': _gaussian_batch,
+    'real': _real_batch,
+}
+
+
+def _one_batch(ctx: BatchContext, b: int) -> tuple:
+    "Batch `b` made by the run's method: (images, loss history, final per-layer losses)."
+    return _BATCH_MAKERS[ctx.cfg.method](ctx, b)
 
 # %% ../nbs/03_synth.ipynb #867d8768
 _OLD_DEFAULTS = dict(
@@ -549,13 +627,15 @@ _RUN_KEYS = (
     'model_fingerprint',
 )
 
-
+# %% ../nbs/03_synth.ipynb #7b72ee55
 def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
-    swing = cfg.swing if cfg.swing is not None else cfg.method == 'genie'
+    "The metadata of a run before its first batch."
+    spec = METHOD_SPECS[cfg.method]
+    swing = spec.swing if cfg.swing is None else bool(cfg.swing)
     return dict(
         asdict(cfg),
         input_shape=list(shape),
-        swing=bool(swing) and cfg.method in OPTIMISED,
+        swing=swing and spec.optimises,
         stat_loss=stat_loss_kind(cfg.method),
         device=str(device),
         model_fingerprint=fp,
@@ -569,8 +649,9 @@ def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
         seconds=0.0,
     )
 
-
+# %% ../nbs/03_synth.ipynb #e139e7ef
 def _resume(out, model, meta) -> list:
+    "The finished batches saved in `out` (same settings required); copies its histories into `meta`."
     prev = SyntheticData.load(out, model=model)
     diff = [k for k in _RUN_KEYS if prev.meta.get(k, _OLD_DEFAULTS.get(k)) != meta[k]]
     if diff:
@@ -585,6 +666,7 @@ def _resume(out, model, meta) -> list:
 
 # %% ../nbs/03_synth.ipynb #2f265d0a
 def _finish_meta(meta: dict, imgs: list):
+    "Recompute the summaries in `meta` from its histories and the finished batches."
     h = meta['bn_loss']
     # one string object per layer name, however a dict arrived (made here, resumed, from another process), so
     # pickle's memo writes the same bytes for the same content
@@ -599,8 +681,9 @@ def _finish_meta(meta: dict, imgs: list):
         else None,
     )
 
-
+# %% ../nbs/03_synth.ipynb #1aef9eb5
 def _result(imgs, meta, shape) -> SyntheticData:
+    "The finished batches (or an empty tensor of `shape`) as `SyntheticData`."
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
 # %% ../nbs/03_synth.ipynb #2b90e2a8
@@ -612,7 +695,7 @@ def _prepare(
     "Check everything, build a run: swing-patched teacher, targets, metadata, resumed batches, batch sizes."
     device = pick_device(cfg.device)
     targets = bn_targets(model)  # GenieError when there is no BatchNorm2d
-    teacher = frozen_teacher(model, device, cfg.channels_last)
+    teacher = frozen_teacher(model, device, channels_last=cfg.channels_last)
     shape = check_input_shape(teacher, cfg.input_shape or infer_input_shape(model))
     meta = _new_meta(cfg, shape, model_fingerprint(model), device)
     swing_gen = torch.Generator()
@@ -628,40 +711,32 @@ def _prepare(
         targets={n: (m.to(device), s.to(device)) for n, (m, s) in targets.items()},
         imgs=_resume(out, model, meta) if out is not None and Path(out).exists() else [],
         sizes=[min(cfg.batch, cfg.n - i) for i in range(0, cfg.n, cfg.batch)],
-        real=_real_images(cfg.n, cfg.seed, shape) if cfg.method == 'real' else None,
+        real=_real_images(cfg.n, cfg.seed, shape) if METHOD_SPECS[cfg.method].real else None,
     )
 
 # %% ../nbs/03_synth.ipynb #5e2487c3
-def _one_batch(cfg, shape, device, teacher, hooks, targets, b, size, start, real, on_event):
-    if cfg.method == 'genie':
-        return _genie_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
-    if cfg.method == 'zeroq':
-        return _zeroq_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
-    if cfg.method == 'pixels':
-        return _pixels_batch(size, cfg, shape, device, teacher, hooks, targets, b, on_event)
-    x = real[start : start + size] if cfg.method == 'real' else torch.randn(size, *shape)
-    return _measure(x.to(device), teacher, hooks, targets)
+def _batch_context(run: dict, hooks, on_event=None) -> BatchContext:
+    "The parts of `run` that making a batch needs, with the hooks and the subscribers."
+    return BatchContext(
+        cfg=run['cfg'],
+        shape=run['shape'],
+        device=run['device'],
+        teacher=run['teacher'],
+        hooks=hooks,
+        targets=run['targets'],
+        sizes=run['sizes'],
+        real=run['real'],
+        on_event=on_event,
+    )
 
-
+# %% ../nbs/03_synth.ipynb #9b85ec15
 def _make_batch(run: dict, hooks, b: int, on_event=None) -> tuple:
     "Batch `b` from its own seed alone: (images on the CPU, loss history, final per-layer losses, seconds)."
-    tb, cfg, sizes = time.perf_counter(), run['cfg'], run['sizes']
-    bs = _batch_seed(cfg.seed, b)
+    tb = time.perf_counter()
+    bs = _batch_seed(run['cfg'].seed, b)
     seed_everything(bs)
     run['swing_gen'].manual_seed(bs)
-    x, hist, per = _one_batch(
-        cfg,
-        run['shape'],
-        run['device'],
-        run['teacher'],
-        hooks,
-        run['targets'],
-        b,
-        sizes[b],
-        sum(sizes[:b]),
-        run['real'],
-        on_event,
-    )
+    x, hist, per = _one_batch(_batch_context(run, hooks, on_event), b)
     return x.detach().float().contiguous().cpu(), hist, per, time.perf_counter() - tb
 
 # %% ../nbs/03_synth.ipynb #6971df86
@@ -688,7 +763,7 @@ def _add_batch(run: dict, x, hist, per, seconds):
     _finish_meta(meta, run['imgs'])
     meta['complete'] = len(run['imgs']) == len(run['sizes'])
 
-
+# %% ../nbs/03_synth.ipynb #f686e542
 def _save_progress(run: dict, out, seconds: float):
     "Save the batches finished so far to `out` (atomically), stating `seconds` of wall time."
     if out is not None:
@@ -696,31 +771,19 @@ def _save_progress(run: dict, out, seconds: float):
 
 # %% ../nbs/03_synth.ipynb #02658e80
 def _emit_start(run: dict, on_event):
+    "Emit the run's 'start' event."
     cfg = run['cfg']
     n_batches, resumed = len(run['sizes']), len(run['imgs'])
-    emit(
-        on_event,
-        'start',
-        method=cfg.method,
-        n=cfg.n,
-        batches=n_batches,
-        steps=cfg.steps,
-        resumed_batches=resumed,
-    )
+    ev = dict(method=cfg.method, n=cfg.n, batches=n_batches, steps=cfg.steps, resumed_batches=resumed)
+    emit(on_event, 'start', **ev)
 
-
+# %% ../nbs/03_synth.ipynb #9f964cea
 def _emit_batch_done(run: dict, b: int, x, hist, on_event) -> bool:
-    return emit(
-        on_event,
-        'batch_done',
-        batch=b,
-        batches=len(run['sizes']),
-        loss_first=hist[0],
-        loss_last=hist[-1],
-        images=x,
-    )
+    "Emit 'batch_done' for batch `b`; True when a subscriber asks to stop."
+    ev = dict(batch=b, batches=len(run['sizes']), loss_first=hist[0], loss_last=hist[-1], images=x)
+    return emit(on_event, 'batch_done', **ev)
 
-
+# %% ../nbs/03_synth.ipynb #14baf0b5
 def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
     "Close the run: final metadata and wall time, the last save, the 'done' event."
     meta = run['meta']
@@ -738,9 +801,9 @@ def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
 # %% ../nbs/03_synth.ipynb #ffc8f4ac
 def batch_hooks(run: dict) -> BNStatHooks:
     "The BN-statistic hooks a run's batches use: per image for ZeroQ, per batch otherwise."
-    return BNStatHooks(run['teacher'], per_image=run['cfg'].method == 'zeroq')
+    return BNStatHooks(run['teacher'], per_image=METHOD_SPECS[run['cfg'].method].per_image)
 
-
+# %% ../nbs/03_synth.ipynb #d26fa79f
 def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
     "Make the unfinished batches in order, saving after each; a stop or Ctrl-C keeps the finished ones."
     t0, meta = time.perf_counter(), run['meta']
@@ -798,6 +861,7 @@ def bn_mismatch(model: nn.Module, images: torch.Tensor, device='cpu') -> dict:
 
 # %% ../nbs/03_synth.ipynb #2b084b63
 def _time_steps(step, steps, warmup):
+    "Seconds per call of `step`, after `warmup` untimed calls."
     for _ in range(warmup):
         step()
     t0 = time.perf_counter()
@@ -805,42 +869,65 @@ def _time_steps(step, steps, warmup):
         step()
     return (time.perf_counter() - t0) / steps
 
+# %% ../nbs/03_synth.ipynb #6e2c1aa7
+def _floor_step(teacher, shape, batch):
+    "A closure: forward + backward of `teacher` to a fixed batch of images."
+    x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
 
+    def step():
+        x.grad = None
+        teacher(x).sum().backward()
+
+    return step
+
+# %% ../nbs/03_synth.ipynb #5108aeb5
+def _bench_images(method, shape, batch, cfg) -> OptimisedImages:
+    "The images `method` optimises in the benchmark, and their optimisers."
+    if not METHOD_SPECS[method].generator:
+        x = zeroq_init(batch, shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        return OptimisedImages(lambda: x, [torch.optim.Adam([x], lr=cfg.lr_pixels)])
+    g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, channels_last=cfg.channels_last).train()
+    z = torch.randn(batch, cfg.latent_dim, requires_grad=True)
+    opts = [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)]
+    return OptimisedImages(lambda: g(z), opts)
+
+# %% ../nbs/03_synth.ipynb #77a73c54
 def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
     "One closure per method that performs a full optimisation step."
     if method == 'floor':
-        x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-
-        def step():
-            x.grad = None
-            teacher(x).sum().backward()
-
-        return step
-    opts, make_x = [], None
-    if method == 'zeroq':
-        x = zeroq_init(batch, shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-        opts, make_x = [torch.optim.Adam([x], lr=cfg.lr_pixels)], (lambda: x)
-    else:
-        g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, cfg.channels_last).train()
-        z = torch.randn(batch, cfg.latent_dim, requires_grad=True)
-        opts, make_x = (
-            [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)],
-            (lambda: g(z)),
-        )
+        return _floor_step(teacher, shape, batch)
+    opt, loss_fn = _bench_images(method, shape, batch, cfg), stat_loss_fn(method)
 
     def step():
-        for o in opts:
+        for o in opt.opts:
             o.zero_grad(set_to_none=True)
-        x = make_x()
+        x = opt.make_x()
         teacher(x)
-        loss_fn = zeroq_stat_loss if method == 'zeroq' else bn_stat_loss
         loss_fn(hooks.stats, targets, x)[0].backward()
-        for o in opts:
+        for o in opt.opts:
             o.step()
 
     return step
 
 # %% ../nbs/03_synth.ipynb #91519dcd
+def _bench_runs(cfg: SynthConfig, reference: bool) -> list:
+    "(name, config, frozen teacher?) per timed variant; 'genie_ref' is the published code's setup."
+    runs = [('floor', cfg, True), ('zeroq', cfg, True), ('genie', cfg, True)]
+    if reference:
+        runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
+    return runs
+
+# %% ../nbs/03_synth.ipynb #792269a4
+def _bench_teacher(model, spec: MethodSpec, cfg: SynthConfig, *, frozen: bool, seed: int):
+    "The teacher one benchmark variant times."
+    t = frozen_teacher(model, 'cpu', channels_last=cfg.channels_last)
+    if spec.swing:
+        add_swing(t, torch.Generator().manual_seed(seed))
+    if not frozen:
+        t.requires_grad_(True)
+    return t
+
+# %% ../nbs/03_synth.ipynb #60808112
 def bench_synth(
     model: nn.Module,
     batch: int = 64,
@@ -855,23 +942,16 @@ def bench_synth(
     seed_everything(seed)
     shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
     cfg = SynthConfig(batch=batch, gen_width=gen_width or PRESETS['cpu']['gen_width'], input_shape=shape)
-    targets, res = (
-        bn_targets(model),
-        dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width),
-    )
-    runs = [('floor', cfg, True), ('zeroq', cfg, True), ('genie', cfg, True)]
-    if reference:
-        runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
+    targets = bn_targets(model)
+    res = dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width)
+    runs = _bench_runs(cfg, reference)
     for name, c, frozen in runs:
-        t = frozen_teacher(model, 'cpu', c.channels_last)
-        if name.startswith('genie'):
-            add_swing(t, torch.Generator().manual_seed(seed))
-        if not frozen:
-            t.requires_grad_(True)
-        with BNStatHooks(t, per_image=name == 'zeroq') as h:
-            res[f'{name}_s'] = _time_steps(
-                _bench_step(name.split('_')[0], t, h, targets, shape, batch, c), steps, warmup
-            )
+        method = name.split('_')[0]
+        spec = METHOD_SPECS.get(method, MethodSpec())  # 'floor': no swing, batch statistics
+        t = _bench_teacher(model, spec, c, frozen=frozen, seed=seed)
+        with BNStatHooks(t, per_image=spec.per_image) as h:
+            step = _bench_step(method, t, h, targets, shape, batch, c)
+            res[f'{name}_s'] = _time_steps(step, steps, warmup)
     for name, *_ in runs[1:]:
         res[f'{name}_ratio'] = res[f'{name}_s'] / res['floor_s']
     res['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
