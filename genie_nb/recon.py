@@ -38,7 +38,7 @@ WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) 
 CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (measured CPU time: see the end)
 PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
 
-
+# %% ../nbs/06_recon.ipynb #bba0de1a
 @dataclass
 class QuantConfig:
     "Everything `quantize` needs: bits, method, budgets, learning rates, schedule, devices, seed, bit policy."
@@ -111,7 +111,7 @@ def arch_family(model: nn.Module) -> str:
         return 'mnasnet'
     return 'other'
 
-
+# %% ../nbs/06_recon.ipynb #e443e3f9
 def round_weight_for(cfg: QuantConfig, model: nn.Module) -> float:
     "λ for `cfg` on `model`: `cfg.round_weight` if set, else the method's published value for its family."
     if cfg.round_weight is not None:
@@ -135,7 +135,7 @@ def find_units(qm: QModel) -> list[tuple[str, nn.Module]]:
             taken.append(n)
     return units
 
-
+# %% ../nbs/06_recon.ipynb #2f631d20
 def unit_qlayers(unit: nn.Module) -> list[QLayer]:
     "The QLayers of a unit."
     return [m for m in unit.modules() if isinstance(m, QLayer)]
@@ -208,7 +208,7 @@ def recon_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "Squared error summed over channels, averaged over batch and positions."
     return (out - target).pow(2).sum(1).mean()
 
-
+# %% ../nbs/06_recon.ipynb #9a9e4efb
 def beta_at(t: int, iters: int, warmup: float = 0.2, beta=(20.0, 2.0)) -> float:
     "The rounding-regulariser temperature at step t: constant through warm-up, then linear decay."
     w = warmup * iters
@@ -226,7 +226,7 @@ def eval_unit_loss(unit: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
         tot += recon_loss(unit(xb), yb).item() * len(xb)
     return tot / len(x)
 
-
+# %% ../nbs/06_recon.ipynb #7da62b76
 def _unit_stats(qls) -> dict:
     wqs = [q.wq for q in qls if q.wq is not None and q.wq.soft]
     if not wqs:
@@ -267,7 +267,7 @@ def _setup_unit(qls, cfg: QuantConfig):
     )
     return opt_v, opt_s, sched, drop
 
-
+# %% ../nbs/06_recon.ipynb #860e342f
 def _finish_unit(qls):
     for q in qls:
         if q.wq is not None:
@@ -357,7 +357,7 @@ def calib_images(data) -> tuple[torch.Tensor, str, dict]:
         )
     return imgs, str(meta.get('method', 'tensor')), dict(meta)
 
-
+# %% ../nbs/06_recon.ipynb #560a1b55
 def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
     "Bad calibration input is a clear error: shape, dtype, count, or a shape the model cannot take."
     if images.dim() != 4 or not images.is_floating_point():
@@ -399,7 +399,7 @@ def data_fingerprint(images: torch.Tensor) -> str:
     "Short hash of the calibration images: a resumed run must use the very same set."
     return sha256_tensors([images])[:16]
 
-
+# %% ../nbs/06_recon.ipynb #2cca9aaf
 def _run_key(cfg: QuantConfig, model, images) -> dict:
     return dict(
         fp_fingerprint=model_fingerprint(model),
@@ -415,7 +415,7 @@ def _run_key(cfg: QuantConfig, model, images) -> dict:
         weight_range=cfg.weight_range,
     )
 
-
+# %% ../nbs/06_recon.ipynb #fd6cf40a
 def _load_progress(path, qm: QModel, key: dict) -> list[str]:
     try:
         ck = torch.load(path, map_location='cpu', weights_only=True)
@@ -435,7 +435,7 @@ def _load_progress(path, qm: QModel, key: dict) -> list[str]:
     load_state_exact(qm, ck['state_dict'])
     return list(ck['done'])
 
-
+# %% ../nbs/06_recon.ipynb #a22ba4d7
 def _save_progress(path, qm: QModel, key: dict, done: list[str]):
     save_checked(
         dict(
@@ -452,7 +452,7 @@ def lp_recon_loss(out: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> to
     "|ŷ − y|^p summed over channels, averaged over batch and positions (p = 2 is `recon_loss`)."
     return (out - target).abs().pow(p).sum(1).mean()
 
-
+# %% ../nbs/06_recon.ipynb #7805cf18
 def _learn_act_steps(unit, x_fp, y_fp, cfg, device, seed) -> dict:
     "BRECQ's activation stage for one unit: Adam on its activation steps only, cosine to 0; returns losses."
     aqs = [q.aq for q in unit_qlayers(unit) if q.aq is not None]
@@ -509,7 +509,7 @@ def _init_unit_acts(qm, path, images, bs, device):
     "RTN: initialise the unit's activation steps from the first slice (its weights FP meanwhile)."
     capture_io(qm.model, path, images[:bs].to(device))
 
-
+# %% ../nbs/06_recon.ipynb #fdcc3810
 def quantize(
     model: nn.Module,
     data,  # an (N,C,H,W) tensor, or an object with `.images` and `.meta` (SyntheticData)
