@@ -161,9 +161,9 @@ def round_weight_for(cfg: QuantConfig, model: nn.Module) -> float:
     return dict(cfg.spec.family_round_weight).get(arch_family(model), cfg.spec.round_weight)
 
 # %% ../nbs/06_recon.ipynb #16204349
-UNIT_TYPES = tuple(RESIDUAL_BLOCKS)
+UNIT_TYPES = tuple(RESIDUAL_BLOCKS)  # block classes reconstructed as one unit (`register_unit` adds more)
 
-
+# %% ../nbs/06_recon.ipynb #87e31c98
 def find_units(qm: QModel) -> list[tuple[str, nn.Module]]:
     "The reconstruction units of a QModel as (path in `qm.model`, module), in forward order."
     units, taken = [], []
@@ -199,9 +199,9 @@ def set_weight_ranges(qm: QModel, rule: str = 'minmax', n_ratios: int = 100) -> 
 
 # %% ../nbs/06_recon.ipynb #6e87050e
 class _Reached(Exception):
-    pass
+    "Raised by the hook once the module has run, to end the forward pass early."
 
-
+# %% ../nbs/06_recon.ipynb #c9667e28
 @torch.no_grad()
 def capture_io(model: nn.Module, path: str, x: torch.Tensor):
     "Run `model` on `x` until module `path` has run; return that module's (input, output)."
@@ -291,17 +291,21 @@ class _Optimisers:
     steps: torch.optim.Optimizer | None
     schedule: torch.optim.lr_scheduler.LRScheduler | None
 
-    def zero_grad(self):
-        "Clear the gradients of both optimisers."
-        for opt in (self.soft_bits, self.steps):
-            if opt is not None:
-                opt.zero_grad()
+# %% ../nbs/06_recon.ipynb #69b96a29
+@patch
+def zero_grad(self: _Optimisers):
+    "Clear the gradients of both optimisers."
+    for opt in (self.soft_bits, self.steps):
+        if opt is not None:
+            opt.zero_grad()
 
-    def step(self):
-        "Update the soft bits, then the steps, then advance the schedule."
-        for opt in (self.soft_bits, self.steps, self.schedule):
-            if opt is not None:
-                opt.step()
+# %% ../nbs/06_recon.ipynb #e5c18d8a
+@patch
+def step(self: _Optimisers):
+    "Update the soft bits, then the steps, then advance the schedule."
+    for opt in (self.soft_bits, self.steps, self.schedule):
+        if opt is not None:
+            opt.step()
 
 # %% ../nbs/06_recon.ipynb #00f16153
 def _make_optimisers(qls, cfg: QuantConfig) -> _Optimisers:
@@ -561,15 +565,9 @@ def _load_progress(path, qm: QModel, key: dict) -> list[str]:
 
 # %% ../nbs/06_recon.ipynb #a22ba4d7
 def _save_progress(path, qm: QModel, key: dict, done: list[str]):
-    save_checked(
-        dict(
-            format=PROGRESS_FORMAT,
-            key=key,
-            done=list(done),
-            state_dict={k: v.detach().cpu() for k, v in qm.state_dict().items()},
-        ),
-        path,
-    )
+    "Write the run's key, the finished units and the model's state to `path` (checked, atomic)."
+    state = {k: v.detach().cpu() for k, v in qm.state_dict().items()}
+    save_checked(dict(format=PROGRESS_FORMAT, key=key, done=list(done), state_dict=state), path)
 
 # %% ../nbs/06_recon.ipynb #135bb98c
 @dataclass
@@ -627,19 +625,7 @@ def _start_run(
     units, key = find_units(qm), _run_key(cfg, model, images)
     done = _load_progress(resume, qm, key) if resume and Path(resume).exists() else []
     emit(on_event, 'start', units=[n for n, _ in units], method=cfg.method, resumed=list(done))
-    return _QuantRun(
-        cfg=cfg,
-        qm=qm,
-        teacher=teacher,
-        images=images,
-        units=units,
-        key=key,
-        done=done,
-        device=device,
-        cache_device=cache_device,
-        on_event=on_event,
-        resume=resume,
-    )
+    return _QuantRun(cfg, qm, teacher, images, units, key, done, device, cache_device, on_event, resume)
 
 # %% ../nbs/06_recon.ipynb #6ad048ef
 def _emit_or_stop(run: _QuantRun, kind: str, unit: str, **fields):
@@ -670,13 +656,7 @@ def _calibrate_unit(run: _QuantRun, k: int, name: str, unit: nn.Module) -> tuple
         return {}, 0.0
     with Timer() as tm:
         x_fp, y_fp, x_q = cache_unit_io(
-            run.teacher,
-            run.qm,
-            name,
-            run.images,
-            batch=cfg.recon_batch,
-            device=run.device,
-            cache_device=run.cache_device,
+            run.teacher, run.qm, name, run.images, cfg.recon_batch, run.device, run.cache_device
         )
     for q in qls:
         q.w_on = True
@@ -688,34 +668,29 @@ def _calibrate_unit(run: _QuantRun, k: int, name: str, unit: nn.Module) -> tuple
 
 # %% ../nbs/06_recon.ipynb #aca1d4b7
 def _quantize_unit(run: _QuantRun, k: int, name: str, unit: nn.Module):
-    "Quantize unit `k` (`name`) unless it is done; record its stats, save progress, emit 'unit_done'."
+    "Quantize unit `k` (`name`) unless a resumed run finished it; then record it (`_record_unit`)."
     acts_on = not run.cfg.spec.fp_activations_first
     if name in run.done:
         for q in unit_qlayers(unit):
             q.a_on = acts_on
         return
     seed_everything(run.cfg.seed * 10_007 + k)
-    n_units = len(run.units)
-    _emit_or_stop(run, 'unit_start', name, index=k, n_units=n_units, unit_type=type(unit).__name__)
+    _emit_or_stop(run, 'unit_start', name, index=k, n_units=len(run.units), unit_type=type(unit).__name__)
     for q in unit_qlayers(unit):
         q.w_on, q.a_on = False, acts_on
     started = time.perf_counter()
     st, cache_seconds = _calibrate_unit(run, k, name, unit)
+    _record_unit(run, k, name, st, cache_seconds=cache_seconds, started=started)
+
+# %% ../nbs/06_recon.ipynb #cecd26ca
+def _record_unit(run: _QuantRun, k: int, name: str, st: dict, cache_seconds: float, started: float):
+    "Keep unit `k`'s stats, mark it done, save progress and emit 'unit_done'."
     stats = {key: v for key, v in st.items() if key != 'losses'}
     run.stats[name] = stats
     run.done.append(name)
     _save_if_resumable(run)
-    seconds = time.perf_counter() - started
-    _emit_or_stop(
-        run,
-        'unit_done',
-        name,
-        index=k,
-        n_units=n_units,
-        cache_seconds=cache_seconds,
-        seconds=seconds,
-        **stats,
-    )
+    timing = dict(cache_seconds=cache_seconds, seconds=time.perf_counter() - started)
+    _emit_or_stop(run, 'unit_done', name, index=k, n_units=len(run.units), **timing, **stats)
 
 # %% ../nbs/06_recon.ipynb #beafb221
 def lp_recon_loss(out: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
