@@ -701,17 +701,15 @@ def lp_recon_loss(out: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> to
 def _learn_act_steps(unit, x_fp, y_fp, cfg, device, seed) -> dict:
     "BRECQ's activation stage for one unit: Adam on its activation steps only, cosine to 0; returns losses."
     aqs = [q.aq for q in unit_qlayers(unit) if q.aq is not None]
-    iters, lr, p = (
-        max(1, round(cfg.iters * BRECQ_ACT_STAGE['iters_ratio'])),
-        BRECQ_ACT_STAGE['lr'],
-        BRECQ_ACT_STAGE['p'],
-    )
+    iters = max(1, round(cfg.iters * BRECQ_ACT_STAGE['iters_ratio']))
+    lr, p = BRECQ_ACT_STAGE['lr'], BRECQ_ACT_STAGE['p']
     s0 = [a.scale.item() for a in aqs]
     for a in aqs:
         a.scale.requires_grad_(True)
     opt = torch.optim.Adam([a.scale for a in aqs], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0)
-    batches, before = _batches(len(x_fp), cfg.recon_batch, torch.Generator().manual_seed(seed)), None
+    batches = _batches(len(x_fp), cfg.recon_batch, torch.Generator().manual_seed(seed))
+    before = None
     for _ in range(iters):
         idx = next(batches)
         loss = lp_recon_loss(unit(x_fp[idx].to(device)), y_fp[idx].to(device), p)
