@@ -19,7 +19,7 @@ def as_input(x: torch.Tensor, device='cpu') -> torch.Tensor:
     x = x.to(device)
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
-
+# %% ../nbs/07_evaluate.ipynb #bd888d4a
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -47,13 +47,11 @@ def evaluate(
 # %% ../nbs/07_evaluate.ipynb #90a22b81
 def _capture(model: nn.Module, names: dict, x) -> dict:
     "Outputs of the modules `names` ({name: module}) for input x."
-    outs, hooks = (
-        {},
-        [
-            m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o.detach().float()))
-            for n, m in names.items()
-        ],
-    )
+    outs = {}
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o.detach().float()))
+        for n, m in names.items()
+    ]
     try:
         with torch.no_grad():
             model(x)
@@ -62,7 +60,7 @@ def _capture(model: nn.Module, names: dict, x) -> dict:
             h.remove()
     return outs
 
-
+# %% ../nbs/07_evaluate.ipynb #30564c91
 def error_stats(ref: torch.Tensor, out: torch.Tensor) -> dict:
     "MSE, SQNR (dB) and cosine similarity of `out` against `ref`."
     err = (out - ref).pow(2).sum().item()
@@ -92,7 +90,7 @@ def layer_report(
     ]
     return pd.DataFrame(rows)
 
-
+# %% ../nbs/07_evaluate.ipynb #a67c3499
 def fp_layer_outputs(model: nn.Module, qmodel: nn.Module, x: torch.Tensor) -> dict:
     "The FP model's output at every layer `qmodel` quantizes (independent of the bits: computed once)."
     x = as_input(x, next(model.parameters()).device)

@@ -19,7 +19,7 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     "Round to nearest in the forward pass, identity gradient in the backward pass."
     return x + (x.round() - x).detach()
 
-
+# %% ../nbs/04_quantizers.ipynb #92e35e63
 def qrange(
     bits: int,  # grid width in bits
     signed: bool = False,  # symmetric signed grid [-2^(b-1), 2^(b-1)-1] instead of [0, 2^b-1]
@@ -43,7 +43,7 @@ def clip_ratios(n: int = 100) -> torch.Tensor:
     "The candidate clipping ratios 1.00, 0.99, …, 1/n (n values)."
     return torch.arange(n, 0, -1, dtype=torch.float32) / n
 
-
+# %% ../nbs/04_quantizers.ipynb #f4ead27e
 def lp_error(x, xq, p: float = 2.4, dim=-1):
     "Mean |x − xq|^p along `dim` (the search objective)."
     return (x - xq).abs().pow(p).mean(dim)
@@ -118,7 +118,7 @@ def rect_sigmoid(v: torch.Tensor) -> torch.Tensor:
     "AdaRound's rectified sigmoid h(V) = clamp(σ(V)(ζ−γ)+γ, 0, 1)."
     return torch.clamp(torch.sigmoid(v) * (ZETA - GAMMA) + GAMMA, 0, 1)
 
-
+# %% ../nbs/04_quantizers.ipynb #d7227b03
 def inv_rect_sigmoid(h: torch.Tensor) -> torch.Tensor:
     "V such that h(V) = h (for h strictly inside (0, 1))."
     p = ((h - GAMMA) / (ZETA - GAMMA)).clamp(1e-6, 1 - 1e-6)
@@ -168,7 +168,7 @@ def begin_soft(self: WeightQuantizer, w: torch.Tensor, learn_scale: bool = True)
     self.scale.requires_grad_(learn_scale)
     self.soft = True
 
-
+# %% ../nbs/04_quantizers.ipynb #fe1e6778
 @patch
 def harden(self: WeightQuantizer):
     "End reconstruction: soft bits → hard bits 1[V ≥ 0], stored as integer codes; drop V and B."
@@ -182,7 +182,7 @@ def harden(self: WeightQuantizer):
     self.scale.requires_grad_(False)
     self.soft = False
 
-
+# %% ../nbs/04_quantizers.ipynb #65c59dd5
 @patch
 def soft_bits(self: WeightQuantizer) -> torch.Tensor:
     "h(V), the current soft bits (only while soft)."

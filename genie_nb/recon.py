@@ -14,53 +14,111 @@ from .quantizers import *
 from .qmodel import *
 
 # %% auto #0
-__all__ = ['METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS', 'PRESETS',
-           'UNIT_TYPES', 'PROGRESS_FORMAT', 'QuantConfig', 'arch_family', 'round_weight_for', 'find_units',
-           'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at',
+__all__ = ['METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
+           'PRESETS', 'UNIT_TYPES', 'PROGRESS_FORMAT', 'MethodSpec', 'QuantConfig', 'arch_family', 'round_weight_for',
+           'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at',
            'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration', 'data_fingerprint',
            'lp_recon_loss', 'quantize', 'bench_recon', 'register_unit']
 
+# %% ../nbs/06_recon.ipynb #1e7217f7
+@dataclass(frozen=True)
+class MethodSpec:
+    "What one PTQ method does while a unit is reconstructed (a row of the table above)."
+
+    round_weight: float  # published λ of the rounding regulariser (ResNet)
+    learns_rounding: bool = (
+        True  # soft bits V per weight (False: nearest rounding, nothing cached or trained)
+    )
+    learns_weight_step: bool = False  # the weight step s, jointly with V (Genie-M)
+    learns_act_step: bool = False  # the activation steps, in the same loop (LSQ)
+    drops_activations: bool = False  # QDrop: input mix and in-quantizer drop with `drop_prob`
+    fp_activations_first: bool = (
+        False  # FP activations while the weights learn; steps in a second stage (BRECQ)
+    )
+    family_round_weight: tuple = ()  # (family, λ) pairs where the published code uses another λ
+
 # %% ../nbs/06_recon.ipynb #4f2fe0c9
-METHODS = ('rtn', 'adaround', 'brecq', 'qdrop', 'genie')
-ROUND_WEIGHT = {
-    'rtn': 0.0,
-    'adaround': 0.01,
-    'brecq': 0.01,
-    'qdrop': 0.01,
-    'genie': 1.0,
-}  # published λ (ResNet)
+METHOD_SPECS = {
+    'rtn': MethodSpec(0.0, learns_rounding=False),
+    'adaround': MethodSpec(0.01),
+    'brecq': MethodSpec(
+        0.01,
+        fp_activations_first=True,
+        family_round_weight=(('mobilenetv2', 0.1),),  # BRECQ's README command for MobileNetV2
+    ),
+    'qdrop': MethodSpec(
+        0.01,
+        learns_act_step=True,
+        drops_activations=True,
+        family_round_weight=(('mobilenetv2', 0.1), ('mnasnet', 0.2)),  # QDrop's exp/w2a4/{mbv2,mnasnet}
+    ),
+    'genie': MethodSpec(1.0, learns_weight_step=True, learns_act_step=True, drops_activations=True),
+}
+METHODS = tuple(METHOD_SPECS)  # the method names (the CLI's choices), in the order of the results tables
+
+# %% ../nbs/06_recon.ipynb #6fdb366d
+ROUND_WEIGHT = {name: spec.round_weight for name, spec in METHOD_SPECS.items()}  # published λ (ResNet)
 FAMILY_ROUND_WEIGHT = {
-    'qdrop': {'mobilenetv2': 0.1, 'mnasnet': 0.2},  # QDrop's exp/w2a4/{mbv2,mnasnet}/config.yaml
-    'brecq': {'mobilenetv2': 0.1},  # BRECQ's README command for MobileNetV2
+    name: dict(spec.family_round_weight) for name, spec in METHOD_SPECS.items() if spec.family_round_weight
 }
 BRECQ_ACT_STAGE = dict(iters_ratio=0.25, lr=4e-4, p=2.4)  # BRECQ: iters_a 5000 / iters_w 20000, --lr, --p
 WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) | raw min/max (BRECQ)
 CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (measured CPU time: see the end)
 PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
 
+# %% ../nbs/06_recon.ipynb #206bb6fb
+def _check_quant_config(cfg: QuantConfig):
+    "Raise GenieError for the first field of `cfg` that is out of range."
+    check_bits(cfg.w_bits, 'w_bits', False)
+    check_bits(cfg.a_bits, 'a_bits', False)
+    if cfg.method not in METHODS:
+        raise GenieError(f"method must be one of {METHODS}, not {cfg.method!r}")
+    if not (isinstance(cfg.iters, int) and cfg.iters >= 0):
+        raise GenieError(f"iters must be an integer ≥ 0, not {cfg.iters!r}")
+    if not (isinstance(cfg.recon_batch, int) and cfg.recon_batch >= 1):
+        raise GenieError(f"recon_batch must be ≥ 1, not {cfg.recon_batch!r}")
+    if not 0 <= cfg.drop_prob < 1:
+        raise GenieError(f"drop_prob must be in [0, 1), not {cfg.drop_prob}")
+    if not 0 <= cfg.warmup < 1:
+        raise GenieError(f"warmup must be in [0, 1), not {cfg.warmup}")
+    for k in ('lr_w', 'lr_a', 'lr_v'):
+        check_number(getattr(cfg, k), k, strict=False)
+    check_seed(cfg.seed)
+    if cfg.round_weight is not None:
+        check_number(cfg.round_weight, 'round_weight', strict=False)
+    if cfg.weight_range not in WEIGHT_RANGES:
+        raise GenieError(f"weight_range must be one of {WEIGHT_RANGES}, not {cfg.weight_range!r}")
 
+# %% ../nbs/06_recon.ipynb #e9475c4f
+def _normalise_quant_config(cfg: QuantConfig):
+    "The bit policy as a `BitPolicy` (from None or a dict) and β as a tuple, in place."
+    if cfg.policy is None:
+        cfg.policy = BitPolicy(cfg.w_bits, cfg.a_bits)
+    elif isinstance(cfg.policy, dict):
+        cfg.policy = BitPolicy(**cfg.policy)
+    cfg.beta = tuple(cfg.beta)
+
+# %% ../nbs/06_recon.ipynb #bba0de1a
 @dataclass
 class QuantConfig:
     "Everything `quantize` needs: bits, method, budgets, learning rates, schedule, devices, seed, bit policy."
 
     w_bits: int = 4
     a_bits: int = 4
-    method: str = 'genie'
+    method: str = 'genie'  # one of METHODS
     iters: int = CPU_ITERS  # optimisation steps per unit
     recon_batch: int = 32  # samples per step (any N ≥ recon_batch)
-    round_weight: float | None = (
-        None  # λ of the rounding regulariser; None = published value for the model's family
-    )
+    round_weight: float | None = None  # λ of the rounding regulariser; None: published value for the family
     drop_prob: float = 0.5  # QDrop probability (qdrop, genie)
-    lr_w: float = 1e-4
-    lr_a: float = 4e-5
-    lr_v: float = 1e-3  # weight step, activation step, soft bits
+    lr_w: float = 1e-4  # weight step
+    lr_a: float = 4e-5  # activation step
+    lr_v: float = 1e-3  # soft bits
     warmup: float = 0.2  # fraction of iters before the rounding loss starts and β decays
     beta: tuple = (20.0, 2.0)  # β from → to
     fold_bn: bool = False
     seed: int = 0
-    device: str = 'auto'
-    cache_device: str = 'cpu'  # where to compute; where cached block inputs/outputs live
+    device: str = 'auto'  # where to compute
+    cache_device: str = 'cpu'  # where cached block inputs/outputs live
     policy: BitPolicy | None = None  # None = BitPolicy(w_bits, a_bits)
     init_ratios: int = 100  # clip ratios tried at init
     weight_range: str = 'zero'  # 'zero': every channel's range includes 0; 'minmax': raw min/max (BRECQ)
@@ -68,30 +126,14 @@ class QuantConfig:
     eval_samples: int = 256  # cached samples used for each unit's before/after loss
 
     def __post_init__(self):
-        check_bits(self.w_bits, 'w_bits', False)
-        check_bits(self.a_bits, 'a_bits', False)
-        if self.method not in METHODS:
-            raise GenieError(f"method must be one of {METHODS}, not {self.method!r}")
-        if not (isinstance(self.iters, int) and self.iters >= 0):
-            raise GenieError(f"iters must be an integer ≥ 0, not {self.iters!r}")
-        if not (isinstance(self.recon_batch, int) and self.recon_batch >= 1):
-            raise GenieError(f"recon_batch must be ≥ 1, not {self.recon_batch!r}")
-        if not 0 <= self.drop_prob < 1:
-            raise GenieError(f"drop_prob must be in [0, 1), not {self.drop_prob}")
-        if not 0 <= self.warmup < 1:
-            raise GenieError(f"warmup must be in [0, 1), not {self.warmup}")
-        for k in ('lr_w', 'lr_a', 'lr_v'):
-            check_number(getattr(self, k), k, strict=False)
-        check_seed(self.seed)
-        if self.round_weight is not None:
-            check_number(self.round_weight, 'round_weight', strict=False)
-        if self.weight_range not in WEIGHT_RANGES:
-            raise GenieError(f"weight_range must be one of {WEIGHT_RANGES}, not {self.weight_range!r}")
-        if self.policy is None:
-            self.policy = BitPolicy(self.w_bits, self.a_bits)
-        elif isinstance(self.policy, dict):
-            self.policy = BitPolicy(**self.policy)
-        self.beta = tuple(self.beta)
+        _check_quant_config(self)
+        _normalise_quant_config(self)
+
+# %% ../nbs/06_recon.ipynb #1e0d0d33
+@patch(as_prop=True)
+def spec(self: QuantConfig) -> MethodSpec:
+    "What `self.method` does: its `MethodSpec`."
+    return METHOD_SPECS[self.method]
 
 # %% ../nbs/06_recon.ipynb #b8c76152
 @patch(cls_method=True)
@@ -111,17 +153,17 @@ def arch_family(model: nn.Module) -> str:
         return 'mnasnet'
     return 'other'
 
-
+# %% ../nbs/06_recon.ipynb #e443e3f9
 def round_weight_for(cfg: QuantConfig, model: nn.Module) -> float:
     "λ for `cfg` on `model`: `cfg.round_weight` if set, else the method's published value for its family."
     if cfg.round_weight is not None:
         return float(cfg.round_weight)
-    return FAMILY_ROUND_WEIGHT.get(cfg.method, {}).get(arch_family(model), ROUND_WEIGHT[cfg.method])
+    return dict(cfg.spec.family_round_weight).get(arch_family(model), cfg.spec.round_weight)
 
 # %% ../nbs/06_recon.ipynb #16204349
-UNIT_TYPES = tuple(RESIDUAL_BLOCKS)
+UNIT_TYPES = tuple(RESIDUAL_BLOCKS)  # block classes reconstructed as one unit (`register_unit` adds more)
 
-
+# %% ../nbs/06_recon.ipynb #87e31c98
 def find_units(qm: QModel) -> list[tuple[str, nn.Module]]:
     "The reconstruction units of a QModel as (path in `qm.model`, module), in forward order."
     units, taken = [], []
@@ -135,7 +177,7 @@ def find_units(qm: QModel) -> list[tuple[str, nn.Module]]:
             taken.append(n)
     return units
 
-
+# %% ../nbs/06_recon.ipynb #2f631d20
 def unit_qlayers(unit: nn.Module) -> list[QLayer]:
     "The QLayers of a unit."
     return [m for m in unit.modules() if isinstance(m, QLayer)]
@@ -143,7 +185,7 @@ def unit_qlayers(unit: nn.Module) -> list[QLayer]:
 # %% ../nbs/06_recon.ipynb #611ff977
 def _rw(cfg: QuantConfig) -> float:
     "The λ a unit uses: the resolved one, else the method's ResNet value (`cfg` not resolved by `quantize`)."
-    return ROUND_WEIGHT[cfg.method] if cfg.round_weight is None else cfg.round_weight
+    return cfg.spec.round_weight if cfg.round_weight is None else cfg.round_weight
 
 # %% ../nbs/06_recon.ipynb #0da48518
 def set_weight_ranges(qm: QModel, rule: str = 'minmax', n_ratios: int = 100) -> int:
@@ -157,9 +199,9 @@ def set_weight_ranges(qm: QModel, rule: str = 'minmax', n_ratios: int = 100) -> 
 
 # %% ../nbs/06_recon.ipynb #6e87050e
 class _Reached(Exception):
-    pass
+    "Raised by the hook once the module has run, to end the forward pass early."
 
-
+# %% ../nbs/06_recon.ipynb #c9667e28
 @torch.no_grad()
 def capture_io(model: nn.Module, path: str, x: torch.Tensor):
     "Run `model` on `x` until module `path` has run; return that module's (input, output)."
@@ -208,7 +250,7 @@ def recon_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "Squared error summed over channels, averaged over batch and positions."
     return (out - target).pow(2).sum(1).mean()
 
-
+# %% ../nbs/06_recon.ipynb #9a9e4efb
 def beta_at(t: int, iters: int, warmup: float = 0.2, beta=(20.0, 2.0)) -> float:
     "The rounding-regulariser temperature at step t: constant through warm-up, then linear decay."
     w = warmup * iters
@@ -226,7 +268,7 @@ def eval_unit_loss(unit: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int
         tot += recon_loss(unit(xb), yb).item() * len(xb)
     return tot / len(x)
 
-
+# %% ../nbs/06_recon.ipynb #7da62b76
 def _unit_stats(qls) -> dict:
     wqs = [q.wq for q in qls if q.wq is not None and q.wq.soft]
     if not wqs:
@@ -240,34 +282,63 @@ def _unit_stats(qls) -> dict:
         act_steps=[q.aq.scale.item() for q in qls if q.aq is not None],
     )
 
-# %% ../nbs/06_recon.ipynb #7995b99a
-def _setup_unit(qls, cfg: QuantConfig):
-    "Soft bits on; choose what learns; return the two optimisers and the scheduler."
-    learn_s, learn_a = cfg.method == 'genie', cfg.method in ('qdrop', 'genie')
-    drop = cfg.drop_prob if learn_a else 0.0
-    for q in qls:
-        if q.wq is not None:
-            q.wq.begin_soft(q.op.weight, learn_scale=learn_s)
-        if q.aq is not None:
-            q.aq.scale.requires_grad_(learn_a)
-            q.aq.drop_prob = drop
-            q.aq.train()
+# %% ../nbs/06_recon.ipynb #48ff75c8
+@dataclass
+class _Optimisers:
+    "A unit's optimisers: soft bits, steps, and the steps' schedule (each None when nothing is to learn)."
+
+    soft_bits: torch.optim.Optimizer | None
+    steps: torch.optim.Optimizer | None
+    schedule: torch.optim.lr_scheduler.LRScheduler | None
+
+# %% ../nbs/06_recon.ipynb #69b96a29
+@patch
+def zero_grad(self: _Optimisers):
+    "Clear the gradients of both optimisers."
+    for opt in (self.soft_bits, self.steps):
+        if opt is not None:
+            opt.zero_grad()
+
+# %% ../nbs/06_recon.ipynb #e5c18d8a
+@patch
+def step(self: _Optimisers):
+    "Update the soft bits, then the steps, then advance the schedule."
+    for opt in (self.soft_bits, self.steps, self.schedule):
+        if opt is not None:
+            opt.step()
+
+# %% ../nbs/06_recon.ipynb #00f16153
+def _make_optimisers(qls, cfg: QuantConfig) -> _Optimisers:
+    "Adam on the soft bits; Adam with a cosine schedule on the steps the method learns."
+    spec = cfg.spec
     soft = [q.wq.alpha for q in qls if q.wq is not None]
     groups = [
-        dict(params=[q.wq.scale for q in qls if q.wq is not None and learn_s], lr=cfg.lr_w),
-        dict(params=[q.aq.scale for q in qls if q.aq is not None and learn_a], lr=cfg.lr_a),
+        dict(params=[q.wq.scale for q in qls if q.wq is not None and spec.learns_weight_step], lr=cfg.lr_w),
+        dict(params=[q.aq.scale for q in qls if q.aq is not None and spec.learns_act_step], lr=cfg.lr_a),
     ]
     groups = [g for g in groups if g['params']]
     opt_v = torch.optim.Adam(soft, cfg.lr_v) if soft else None
     opt_s = torch.optim.Adam(groups) if groups else None
-    sched = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt_s, T_max=max(1, cfg.iters), eta_min=0)
-        if opt_s
-        else None
-    )
-    return opt_v, opt_s, sched, drop
+    sched = None
+    if opt_s is not None:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_s, T_max=max(1, cfg.iters), eta_min=0)
+    return _Optimisers(opt_v, opt_s, sched)
 
+# %% ../nbs/06_recon.ipynb #7995b99a
+def _setup_unit(qls, cfg: QuantConfig) -> tuple[_Optimisers, float]:
+    "Soft bits on; make trainable what the method learns; return the optimisers and the QDrop probability."
+    spec = cfg.spec
+    drop = cfg.drop_prob if spec.drops_activations else 0.0
+    for q in qls:
+        if q.wq is not None:
+            q.wq.begin_soft(q.op.weight, learn_scale=spec.learns_weight_step)
+        if q.aq is not None:
+            q.aq.scale.requires_grad_(spec.learns_act_step)
+            q.aq.drop_prob = drop
+            q.aq.train()
+    return _make_optimisers(qls, cfg), drop
 
+# %% ../nbs/06_recon.ipynb #860e342f
 def _finish_unit(qls):
     for q in qls:
         if q.wq is not None:
@@ -283,6 +354,89 @@ def _batches(n: int, bs: int, gen: torch.Generator):
         p = torch.randperm(n, generator=gen)
         for i in range(0, n - bs + 1, bs):
             yield p[i : i + bs]
+
+# %% ../nbs/06_recon.ipynb #e4c717eb
+@dataclass
+class _UnitRun:
+    "One unit's reconstruction: the unit and its layers, the cached tensors, the settings and the optimisers."
+
+    unit: nn.Module
+    qls: list  # the unit's QLayers
+    x_fp: torch.Tensor  # cached teacher input
+    y_fp: torch.Tensor  # cached teacher output: the target
+    x_q: torch.Tensor  # cached student input
+    cfg: QuantConfig
+    device: torch.device
+    opts: _Optimisers
+    drop: float  # probability of taking the teacher's input element (QDrop); 0 for other methods
+    name: str = 'unit'
+    on_event: object = None
+
+# %% ../nbs/06_recon.ipynb #c64acc80
+def _unit_input(run: _UnitRun, idx: torch.Tensor) -> torch.Tensor:
+    "Unit input of minibatch `idx`: the student's, each element the teacher's with probability `run.drop`."
+    xin = run.x_q[idx].to(run.device)
+    if run.drop > 0:
+        xin = torch.where(torch.rand_like(xin) < run.drop, run.x_fp[idx].to(run.device), xin)
+    return xin
+
+# %% ../nbs/06_recon.ipynb #15acbc9f
+def _round_loss(run: _UnitRun, t: int, beta: float) -> torch.Tensor:
+    "λ times AdaRound's regulariser over the unit's soft bits at step `t` (zero in the warm-up or if λ = 0)."
+    lam = _rw(run.cfg)
+    if t >= run.cfg.warmup * run.cfg.iters and lam > 0:
+        return lam * sum(round_reg(q.wq.soft_bits(), beta) for q in run.qls if q.wq is not None)
+    return torch.zeros(())
+
+# %% ../nbs/06_recon.ipynb #26654671
+def _recon_step(run: _UnitRun, t: int, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    "Step `t` on minibatch `idx`; returns (reconstruction loss, rounding loss, β)."
+    xin = _unit_input(run, idx)
+    y = run.y_fp[idx].to(run.device)
+    rec = recon_loss(run.unit(xin), y)
+    beta = beta_at(t, run.cfg.iters, run.cfg.warmup, run.cfg.beta)
+    rnd = _round_loss(run, t, beta)
+    run.opts.zero_grad()
+    (rec + rnd).backward()
+    run.opts.step()
+    return rec, rnd, beta
+
+# %% ../nbs/06_recon.ipynb #bf8947d5
+def _emit_step(run: _UnitRun, t: int, rec: torch.Tensor, rnd: torch.Tensor, beta: float):
+    "Emit a 'step' event for step `t`; raise StopRequested if a subscriber asks to stop."
+    stop = emit(
+        run.on_event,
+        'step',
+        unit=run.name,
+        step=t,
+        iters=run.cfg.iters,
+        rec_loss=rec.item(),
+        round_loss=float(rnd.detach()),
+        beta=beta,
+        **_unit_stats(run.qls),
+    )
+    if stop:
+        raise StopRequested(f"stopped during unit {run.name}")
+
+# %% ../nbs/06_recon.ipynb #3fe3b06f
+def _optimise_unit(run: _UnitRun, seed: int) -> tuple[list[float], float]:
+    "Run `cfg.iters` steps, then harden; return the reconstruction losses and the mean seconds per step."
+    cfg = run.cfg
+    every = cfg.log_every or max(1, cfg.iters // 10)
+    batches = _batches(len(run.x_q), cfg.recon_batch, torch.Generator().manual_seed(seed))
+    losses, t_steps = [], []
+    try:
+        for t in range(cfg.iters):
+            t0 = time.perf_counter()
+            rec, rnd, beta = _recon_step(run, t, next(batches))
+            losses.append(rec.item())
+            t_steps.append(time.perf_counter() - t0)
+            if t % every == 0 or t == cfg.iters - 1:
+                _emit_step(run, t, rec, rnd, beta)
+    finally:
+        _finish_unit(run.qls)
+    ts = t_steps[2:] or t_steps
+    return losses, sum(ts) / len(ts)
 
 # %% ../nbs/06_recon.ipynb #a17a2de8
 def reconstruct_unit(
@@ -300,49 +454,13 @@ def reconstruct_unit(
     qls, device = unit_qlayers(unit), torch.device(device)
     ne = min(cfg.eval_samples, len(x_q))
     rtn_loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
-    if cfg.method == 'rtn' or cfg.iters == 0:
+    if not cfg.spec.learns_rounding or cfg.iters == 0:
         return dict(rtn_loss=rtn_loss, loss=rtn_loss, losses=[], step_seconds=None)
-    opt_v, opt_s, sched, drop = _setup_unit(qls, cfg)
-    gen, losses, every = torch.Generator().manual_seed(seed), [], cfg.log_every or max(1, cfg.iters // 10)
-    batches, t_steps = _batches(len(x_q), cfg.recon_batch, gen), []
-    try:
-        for t in range(cfg.iters):
-            t0 = time.perf_counter()
-            idx = next(batches)
-            xin, y = x_q[idx].to(device), y_fp[idx].to(device)
-            if drop > 0:
-                xin = torch.where(torch.rand_like(xin) < drop, x_fp[idx].to(device), xin)
-            rec = recon_loss(unit(xin), y)
-            beta = beta_at(t, cfg.iters, cfg.warmup, cfg.beta)
-            rnd = (
-                _rw(cfg) * sum(round_reg(q.wq.soft_bits(), beta) for q in qls if q.wq is not None)
-                if t >= cfg.warmup * cfg.iters and _rw(cfg) > 0
-                else torch.zeros(())
-            )
-            for o in (opt_v, opt_s):
-                o and o.zero_grad()
-            (rec + rnd).backward()
-            for o in (opt_v, opt_s, sched):
-                o and o.step()
-            losses.append(rec.item())
-            t_steps.append(time.perf_counter() - t0)
-            if (t % every == 0 or t == cfg.iters - 1) and emit(
-                on_event,
-                'step',
-                unit=name,
-                step=t,
-                iters=cfg.iters,
-                rec_loss=rec.item(),
-                round_loss=float(rnd.detach()),
-                beta=beta,
-                **_unit_stats(qls),
-            ):
-                raise StopRequested(f"stopped during unit {name}")
-    finally:
-        _finish_unit(qls)
+    opts, drop = _setup_unit(qls, cfg)
+    run = _UnitRun(unit, qls, x_fp, y_fp, x_q, cfg, device, opts, drop, name, on_event)
+    losses, step_seconds = _optimise_unit(run, seed)
     loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
-    ts = t_steps[2:] or t_steps
-    return dict(rtn_loss=rtn_loss, loss=loss, losses=losses, step_seconds=sum(ts) / len(ts))
+    return dict(rtn_loss=rtn_loss, loss=loss, losses=losses, step_seconds=step_seconds)
 
 # %% ../nbs/06_recon.ipynb #3f9daa27
 def calib_images(data) -> tuple[torch.Tensor, str, dict]:
@@ -357,9 +475,9 @@ def calib_images(data) -> tuple[torch.Tensor, str, dict]:
         )
     return imgs, str(meta.get('method', 'tensor')), dict(meta)
 
-
-def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
-    "Bad calibration input is a clear error: shape, dtype, count, or a shape the model cannot take."
+# %% ../nbs/06_recon.ipynb #5fa821d7
+def _check_image_tensor(images: torch.Tensor, cfg: QuantConfig):
+    "Raise GenieError unless `images` is a finite float (N, C, H, W) tensor with N ≥ `cfg.recon_batch`."
     if images.dim() != 4 or not images.is_floating_point():
         raise GenieError(
             f"calibration images must be a float tensor (N, C, H, W); got {images.dtype} of shape "
@@ -376,6 +494,10 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
             f"{bad} of {len(images)} calibration images hold NaN or Inf values; quantizing on them "
             "would give a meaningless model: re-create the data"
         )
+
+# %% ../nbs/06_recon.ipynb #7ecfe12f
+def _check_model_takes(model: nn.Module, images: torch.Tensor):
+    "Raise GenieError unless `model` runs on images shaped like `images` (channels first, then a trial run)."
     first = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if isinstance(first, nn.Conv2d) and images.shape[1] != first.in_channels:
         raise GenieError(
@@ -391,6 +513,12 @@ def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
             f"{str(e).splitlines()[0]}"
         ) from None
 
+# %% ../nbs/06_recon.ipynb #560a1b55
+def check_calibration(model: nn.Module, images: torch.Tensor, cfg: QuantConfig):
+    "Bad calibration input is a clear error: shape, dtype, count, or a shape the model cannot take."
+    _check_image_tensor(images, cfg)
+    _check_model_takes(model, images)
+
 # %% ../nbs/06_recon.ipynb #9d017c21
 PROGRESS_FORMAT = 'genie_nb.recon_progress'
 
@@ -399,7 +527,7 @@ def data_fingerprint(images: torch.Tensor) -> str:
     "Short hash of the calibration images: a resumed run must use the very same set."
     return sha256_tensors([images])[:16]
 
-
+# %% ../nbs/06_recon.ipynb #2cca9aaf
 def _run_key(cfg: QuantConfig, model, images) -> dict:
     return dict(
         fp_fingerprint=model_fingerprint(model),
@@ -415,7 +543,7 @@ def _run_key(cfg: QuantConfig, model, images) -> dict:
         weight_range=cfg.weight_range,
     )
 
-
+# %% ../nbs/06_recon.ipynb #fd6cf40a
 def _load_progress(path, qm: QModel, key: dict) -> list[str]:
     try:
         ck = torch.load(path, map_location='cpu', weights_only=True)
@@ -435,38 +563,153 @@ def _load_progress(path, qm: QModel, key: dict) -> list[str]:
     load_state_exact(qm, ck['state_dict'])
     return list(ck['done'])
 
-
+# %% ../nbs/06_recon.ipynb #a22ba4d7
 def _save_progress(path, qm: QModel, key: dict, done: list[str]):
-    save_checked(
-        dict(
-            format=PROGRESS_FORMAT,
-            key=key,
-            done=list(done),
-            state_dict={k: v.detach().cpu() for k, v in qm.state_dict().items()},
-        ),
-        path,
+    "Write the run's key, the finished units and the model's state to `path` (checked, atomic)."
+    state = {k: v.detach().cpu() for k, v in qm.state_dict().items()}
+    save_checked(dict(format=PROGRESS_FORMAT, key=key, done=list(done), state_dict=state), path)
+
+# %% ../nbs/06_recon.ipynb #135bb98c
+@dataclass
+class _QuantRun:
+    "What `quantize` carries from unit to unit."
+
+    cfg: QuantConfig
+    qm: QModel  # the student
+    teacher: nn.Module  # the frozen FP model
+    images: torch.Tensor  # the calibration images
+    units: list  # (path, module) of every unit, in forward order
+    key: dict  # what a progress file must match (`_run_key`)
+    done: list  # finished units, and 'act:<name>' for BRECQ's second stage
+    device: torch.device  # where to compute
+    cache_device: torch.device  # where the cached unit inputs and outputs live
+    on_event: object = None
+    resume: object = None  # the progress file, or None
+    stats: dict = field(default_factory=dict)  # per-unit results, sent with the 'done' event
+
+# %% ../nbs/06_recon.ipynb #0f319323
+def _checked_images(model: nn.Module, data, cfg: QuantConfig) -> tuple[torch.Tensor, str]:
+    "The calibration images and their source, once the model and the data passed every check."
+    if not quantizable_ops(model):
+        raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
+    images, source, _ = calib_images(data)
+    check_calibration(model, images, cfg)
+    return images, source
+
+# %% ../nbs/06_recon.ipynb #3ff6f84d
+def _student(model: nn.Module, cfg: QuantConfig, device) -> QModel:
+    "A QModel of `model` with nearest-rounded weights and activation quantization off, on `device`."
+    qm = QModel(model, cfg.policy, cfg.fold_bn, n_ratios=cfg.init_ratios, drop_prob=cfg.drop_prob)
+    qm = qm.to(device).set_quant(True, False)
+    if cfg.weight_range != 'zero':
+        set_weight_ranges(qm, cfg.weight_range, cfg.init_ratios)
+    return qm
+
+# %% ../nbs/06_recon.ipynb #0fbcc7ec
+def _teacher(model: nn.Module, cfg: QuantConfig, device) -> nn.Module:
+    "A frozen FP copy of `model` in eval mode (BN folded if `cfg.fold_bn`), on `device`."
+    teacher = copy.deepcopy(model).eval().requires_grad_(False)
+    if cfg.fold_bn:
+        fold_batchnorm(teacher)
+    return teacher.to(device)
+
+# %% ../nbs/06_recon.ipynb #35bebb39
+def _start_run(
+    model: nn.Module, images: torch.Tensor, cfg: QuantConfig, on_event=None, resume=None
+) -> _QuantRun:
+    "The state of a new or resumed run, after the 'start' event."
+    device, cache_device = pick_device(cfg.device), pick_device(cfg.cache_device)
+    seed_everything(cfg.seed)
+    qm = _student(model, cfg, device)
+    teacher = _teacher(model, cfg, device)
+    units, key = find_units(qm), _run_key(cfg, model, images)
+    done = _load_progress(resume, qm, key) if resume and Path(resume).exists() else []
+    emit(on_event, 'start', units=[n for n, _ in units], method=cfg.method, resumed=list(done))
+    return _QuantRun(cfg, qm, teacher, images, units, key, done, device, cache_device, on_event, resume)
+
+# %% ../nbs/06_recon.ipynb #6ad048ef
+def _emit_or_stop(run: _QuantRun, kind: str, unit: str, **fields):
+    "Emit event `kind` about `unit`; raise StopRequested(unit) if a subscriber asks to stop."
+    stop = emit(run.on_event, kind, unit=unit, **fields)
+    if stop:
+        raise StopRequested(unit)
+
+# %% ../nbs/06_recon.ipynb #b68f00d0
+def _save_if_resumable(run: _QuantRun):
+    "Write the progress file, if the run has one."
+    if run.resume:
+        _save_progress(run.resume, run.qm, run.key, run.done)
+
+# %% ../nbs/06_recon.ipynb #ee335aa9
+def _init_unit_acts(run: _QuantRun, path: str):
+    "RTN: initialise the unit's activation steps from the first slice (its weights FP meanwhile)."
+    capture_io(run.qm.model, path, run.images[: run.cfg.recon_batch].to(run.device))
+
+# %% ../nbs/06_recon.ipynb #1087fb3f
+def _calibrate_unit(run: _QuantRun, k: int, name: str, unit: nn.Module) -> tuple[dict, float]:
+    "Round unit `k` to nearest (RTN) or cache and reconstruct it; returns (its stats, seconds spent caching)."
+    cfg, qls = run.cfg, unit_qlayers(unit)
+    if not cfg.spec.learns_rounding:
+        _init_unit_acts(run, name)
+        for q in qls:
+            q.w_on = True
+        return {}, 0.0
+    with Timer() as tm:
+        x_fp, y_fp, x_q = cache_unit_io(
+            run.teacher, run.qm, name, run.images, cfg.recon_batch, run.device, run.cache_device
+        )
+    for q in qls:
+        q.w_on = True
+    seed = cfg.seed * 10_007 + k
+    st = reconstruct_unit(
+        unit, x_fp, y_fp, x_q, cfg, name, on_event=run.on_event, device=run.device, seed=seed
     )
+    return st, tm.s
+
+# %% ../nbs/06_recon.ipynb #aca1d4b7
+def _quantize_unit(run: _QuantRun, k: int, name: str, unit: nn.Module):
+    "Quantize unit `k` (`name`) unless a resumed run finished it; then record it (`_record_unit`)."
+    acts_on = not run.cfg.spec.fp_activations_first
+    if name in run.done:
+        for q in unit_qlayers(unit):
+            q.a_on = acts_on
+        return
+    seed_everything(run.cfg.seed * 10_007 + k)
+    _emit_or_stop(run, 'unit_start', name, index=k, n_units=len(run.units), unit_type=type(unit).__name__)
+    for q in unit_qlayers(unit):
+        q.w_on, q.a_on = False, acts_on
+    started = time.perf_counter()
+    st, cache_seconds = _calibrate_unit(run, k, name, unit)
+    _record_unit(run, k, name, st, cache_seconds=cache_seconds, started=started)
+
+# %% ../nbs/06_recon.ipynb #cecd26ca
+def _record_unit(run: _QuantRun, k: int, name: str, st: dict, cache_seconds: float, started: float):
+    "Keep unit `k`'s stats, mark it done, save progress and emit 'unit_done'."
+    stats = {key: v for key, v in st.items() if key != 'losses'}
+    run.stats[name] = stats
+    run.done.append(name)
+    _save_if_resumable(run)
+    timing = dict(cache_seconds=cache_seconds, seconds=time.perf_counter() - started)
+    _emit_or_stop(run, 'unit_done', name, index=k, n_units=len(run.units), **timing, **stats)
 
 # %% ../nbs/06_recon.ipynb #beafb221
 def lp_recon_loss(out: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     "|ŷ − y|^p summed over channels, averaged over batch and positions (p = 2 is `recon_loss`)."
     return (out - target).abs().pow(p).sum(1).mean()
 
-
+# %% ../nbs/06_recon.ipynb #7805cf18
 def _learn_act_steps(unit, x_fp, y_fp, cfg, device, seed) -> dict:
     "BRECQ's activation stage for one unit: Adam on its activation steps only, cosine to 0; returns losses."
     aqs = [q.aq for q in unit_qlayers(unit) if q.aq is not None]
-    iters, lr, p = (
-        max(1, round(cfg.iters * BRECQ_ACT_STAGE['iters_ratio'])),
-        BRECQ_ACT_STAGE['lr'],
-        BRECQ_ACT_STAGE['p'],
-    )
+    iters = max(1, round(cfg.iters * BRECQ_ACT_STAGE['iters_ratio']))
+    lr, p = BRECQ_ACT_STAGE['lr'], BRECQ_ACT_STAGE['p']
     s0 = [a.scale.item() for a in aqs]
     for a in aqs:
         a.scale.requires_grad_(True)
     opt = torch.optim.Adam([a.scale for a in aqs], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=0)
-    batches, before = _batches(len(x_fp), cfg.recon_batch, torch.Generator().manual_seed(seed)), None
+    batches = _batches(len(x_fp), cfg.recon_batch, torch.Generator().manual_seed(seed))
+    before = None
     for _ in range(iters):
         idx = next(batches)
         loss = lp_recon_loss(unit(x_fp[idx].to(device)), y_fp[idx].to(device), p)
@@ -480,119 +723,41 @@ def _learn_act_steps(unit, x_fp, y_fp, cfg, device, seed) -> dict:
     drift = sum(abs(a.scale.item() / s - 1) for a, s in zip(aqs, s0)) / len(aqs)
     return dict(act_iters=iters, act_loss_first=before, act_loss_last=loss.item(), act_step_drift=drift)
 
-# %% ../nbs/06_recon.ipynb #2cb5ec53
-def _brecq_act_stage(qm, teacher, units, images, cfg, on_event, device, resume, key, done, stats):
-    "BRECQ's second stage over all units (resumable: a finished unit is recorded as 'act:<name>')."
-    qm.set_quant(True, True)
-    with torch.no_grad():
-        qm(images[:64].to(device))  # lazy init of every activation step, as BRECQ's 64-image forward
-    for k, (name, unit) in enumerate(units):
-        if f'act:{name}' in done or not any(q.aq is not None for q in unit_qlayers(unit)):
-            continue
-        seed_everything(cfg.seed * 10_007 + k + 5_003)
-        xs, ys = zip(
-            *(
-                capture_io(teacher, name, images[i : i + cfg.recon_batch].to(device))
-                for i in range(0, len(images), cfg.recon_batch)
-            )
+# %% ../nbs/06_recon.ipynb #8312e12a
+def _act_stage_unit(run: _QuantRun, k: int, name: str, unit: nn.Module):
+    "BRECQ's second stage for unit `k`: learn its activation steps on the teacher's inputs and outputs."
+    bs, seed = run.cfg.recon_batch, run.cfg.seed * 10_007 + k + 5_003
+    seed_everything(seed)
+    xs, ys = zip(
+        *(
+            capture_io(run.teacher, name, run.images[i : i + bs].to(run.device))
+            for i in range(0, len(run.images), bs)
         )
-        st = _learn_act_steps(unit, torch.cat(xs), torch.cat(ys), cfg, device, cfg.seed * 10_007 + k + 5_003)
-        stats.setdefault(name, {}).update(st)
-        done.append(f'act:{name}')
-        if resume:
-            _save_progress(resume, qm, key, done)
-        if emit(on_event, 'act_unit_done', unit=name, index=k, n_units=len(units), **st):
-            raise StopRequested(name)
-
-# %% ../nbs/06_recon.ipynb #ee335aa9
-def _init_unit_acts(qm, path, images, bs, device):
-    "RTN: initialise the unit's activation steps from the first slice (its weights FP meanwhile)."
-    capture_io(qm.model, path, images[:bs].to(device))
-
-
-def quantize(
-    model: nn.Module,
-    data,  # an (N,C,H,W) tensor, or an object with `.images` and `.meta` (SyntheticData)
-    cfg: QuantConfig | None = None,
-    on_event=None,
-    resume=None,  # a progress file: written after each unit, continued from if it exists
-) -> QModel:
-    "Quantize `model` by `cfg.method` on calibration `data`; returns a QModel (the input model is untouched)."
-    cfg = cfg or QuantConfig()
-    cfg = replace(cfg, round_weight=round_weight_for(cfg, model))
-    stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
-    t0 = time.perf_counter()
-    if not quantizable_ops(model):
-        raise GenieError(f"{type(model).__name__} has no Conv2d or Linear layer: nothing to quantize")
-    images, source, dmeta = calib_images(data)
-    check_calibration(model, images, cfg)
-    device, cache_device = pick_device(cfg.device), pick_device(cfg.cache_device)
-    seed_everything(cfg.seed)
-    qm = (
-        QModel(model, cfg.policy, cfg.fold_bn, n_ratios=cfg.init_ratios, drop_prob=cfg.drop_prob)
-        .to(device)
-        .set_quant(True, False)
     )
-    if cfg.weight_range != 'zero':
-        set_weight_ranges(qm, cfg.weight_range, cfg.init_ratios)
-    teacher = copy.deepcopy(model).eval().requires_grad_(False)
-    if cfg.fold_bn:
-        fold_batchnorm(teacher)
-    teacher.to(device)
-    units, key = find_units(qm), _run_key(cfg, model, images)
-    done = _load_progress(resume, qm, key) if resume and Path(resume).exists() else []
-    emit(on_event, 'start', units=[n for n, _ in units], method=cfg.method, resumed=list(done))
-    stats = {}
-    for k, (name, unit) in enumerate(units):
-        qls = unit_qlayers(unit)
-        if name in done:
-            for q in qls:
-                q.a_on = cfg.method != 'brecq'  # brecq: FP activations until its second stage
-            continue
-        seed_everything(cfg.seed * 10_007 + k)
-        if emit(
-            on_event, 'unit_start', unit=name, index=k, n_units=len(units), unit_type=type(unit).__name__
-        ):
-            raise StopRequested(name)
-        for q in qls:
-            q.w_on, q.a_on = False, cfg.method != 'brecq'
+    st = _learn_act_steps(unit, torch.cat(xs), torch.cat(ys), run.cfg, device=run.device, seed=seed)
+    run.stats.setdefault(name, {}).update(st)
+    run.done.append(f'act:{name}')
+    _save_if_resumable(run)
+    _emit_or_stop(run, 'act_unit_done', name, index=k, n_units=len(run.units), **st)
 
-        tu = time.perf_counter()
-        if cfg.method == 'rtn':
-            _init_unit_acts(qm, name, images, cfg.recon_batch, device)
-            st, tc = {}, 0.0
-        else:
-            with Timer() as tm:
-                x_fp, y_fp, x_q = cache_unit_io(
-                    teacher, qm, name, images, cfg.recon_batch, device, cache_device
-                )
-            tc = tm.s
-        for q in qls:
-            q.w_on = True
-        if cfg.method != 'rtn':
-            st = reconstruct_unit(
-                unit, x_fp, y_fp, x_q, cfg, name, on_event, device, seed=cfg.seed * 10_007 + k
-            )
-            del x_fp, y_fp, x_q
-        stats[name] = {k_: v for k_, v in st.items() if k_ != 'losses'}
-        done.append(name)
-        if resume:
-            _save_progress(resume, qm, key, done)
-        if emit(
-            on_event,
-            'unit_done',
-            unit=name,
-            index=k,
-            n_units=len(units),
-            cache_seconds=tc,
-            seconds=time.perf_counter() - tu,
-            **{k_: v for k_, v in st.items() if k_ != 'losses'},
-        ):
-            raise StopRequested(name)
-    if cfg.method == 'brecq' and cfg.iters > 0:
-        _brecq_act_stage(qm, teacher, units, images, cfg, on_event, device, resume, key, done, stats)
-    qm.set_quant(True, True).eval()
-    qm.meta.update(
+# %% ../nbs/06_recon.ipynb #2cb5ec53
+def _brecq_act_stage(run: _QuantRun):
+    "BRECQ's second stage over all units (resumable: a finished unit is recorded as 'act:<name>')."
+    run.qm.set_quant(True, True)
+    with torch.no_grad():
+        run.qm(
+            run.images[:64].to(run.device)
+        )  # lazy init of every activation step, as BRECQ's 64-image forward
+    for k, (name, unit) in enumerate(run.units):
+        if f'act:{name}' in run.done or not any(q.aq is not None for q in unit_qlayers(unit)):
+            continue
+        _act_stage_unit(run, k, name, unit)
+
+# %% ../nbs/06_recon.ipynb #26d93648
+def _record_meta(run: _QuantRun, source: str, seconds: float):
+    "Write what made the quantized model into `run.qm.meta`."
+    cfg = run.cfg
+    run.qm.meta.update(
         method=cfg.method,
         w_bits=cfg.w_bits,
         a_bits=cfg.a_bits,
@@ -607,15 +772,61 @@ def quantize(
         warmup=cfg.warmup,
         beta=list(cfg.beta),
         seed=cfg.seed,
-        n_calib=len(images),
+        n_calib=len(run.images),
         data_source=source,
-        data_fingerprint=key['data_fingerprint'],
-        device=str(device),
-        seconds=time.perf_counter() - t0,
-        n_units=len(units),
+        data_fingerprint=run.key['data_fingerprint'],
+        device=str(run.device),
+        seconds=seconds,
+        n_units=len(run.units),
     )
-    emit(on_event, 'done', seconds=qm.meta['seconds'], units=stats)
-    return qm
+
+# %% ../nbs/06_recon.ipynb #fdcc3810
+def quantize(
+    model: nn.Module,
+    data,  # an (N,C,H,W) tensor, or an object with `.images` and `.meta` (SyntheticData)
+    cfg: QuantConfig | None = None,
+    on_event=None,
+    resume=None,  # a progress file: written after each unit, continued from if it exists
+) -> QModel:
+    "Quantize `model` by `cfg.method` on calibration `data`; returns a QModel (the input model is untouched)."
+    cfg = cfg or QuantConfig()
+    cfg = replace(cfg, round_weight=round_weight_for(cfg, model))
+    stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
+    t0 = time.perf_counter()
+    images, source = _checked_images(model, data, cfg)
+    run = _start_run(model, images, cfg, on_event=on_event, resume=resume)
+    for k, (name, unit) in enumerate(run.units):
+        _quantize_unit(run, k, name, unit)
+    if cfg.spec.fp_activations_first and cfg.iters > 0:
+        _brecq_act_stage(run)
+    run.qm.set_quant(True, True).eval()
+    _record_meta(run, source, seconds=time.perf_counter() - t0)
+    emit(on_event, 'done', seconds=run.qm.meta['seconds'], units=run.stats)
+    return run.qm
+
+# %% ../nbs/06_recon.ipynb #da00b43b
+def _bench_model() -> nn.Module:
+    "The bundled ResNet-20, or an untrained ResNet-20 when no checkpoint is bundled."
+    from genie_nb.models import load_bundled, ResNet20
+
+    try:
+        return load_bundled('default')[0]
+    except GenieError:
+        return ResNet20().eval()
+
+# %% ../nbs/06_recon.ipynb #3f8950ff
+def _time_recon_step(model: nn.Module, teacher: nn.Module, images, block: str, cfg: QuantConfig, device):
+    "(seconds per reconstruction step of `cfg.method` on `block`, seconds to cache its inputs and outputs)."
+    qm = QModel(model, cfg.policy, n_ratios=cfg.init_ratios).set_quant(True, False)
+    unit = qm.model.get_submodule(block)
+    for q in unit_qlayers(unit):
+        q.w_on, q.a_on = False, True
+    with Timer() as tc:
+        x_fp, y_fp, x_q = cache_unit_io(teacher, qm, block, images, cfg.recon_batch, device)
+    for q in unit_qlayers(unit):
+        q.w_on = True
+    st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, block, device=device)
+    return st['step_seconds'], tc.s
 
 # %% ../nbs/06_recon.ipynb #383a9e37
 def bench_recon(
@@ -632,41 +843,17 @@ def bench_recon(
     methods=METHODS,  # which PTQ methods to time (genie and qdrop for the ratio)
 ) -> dict:
     "Seconds per reconstruction step per method for one block, cache time for `n` samples, peak RSS (MiB)."
-    if model is None:
-        from genie_nb.models import load_bundled, ResNet20
-
-        try:
-            model = load_bundled('default')[0]
-        except GenieError:
-            model = ResNet20().eval()
+    model = _bench_model() if model is None else model
     if images is None:
         images = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    teacher, res = (
-        copy.deepcopy(model).eval(),
-        dict(block=block, batch=batch, n_cache=len(images), steps=steps),
-    )
+    teacher = copy.deepcopy(model).eval()
+    res = dict(block=block, batch=batch, n_cache=len(images), steps=steps)
+    bits = dict(w_bits=w_bits, a_bits=a_bits, init_ratios=init_ratios)
+    budget = dict(iters=steps, recon_batch=batch, eval_samples=batch)
     for method in methods:
         seed_everything(0)
-        cfg = QuantConfig(
-            w_bits,
-            a_bits,
-            method,
-            iters=steps,
-            recon_batch=batch,
-            eval_samples=batch,
-            init_ratios=init_ratios,
-        )
-        qm = QModel(model, cfg.policy, n_ratios=init_ratios).set_quant(True, False)
-        unit = qm.model.get_submodule(block)
-        for q in unit_qlayers(unit):
-            q.w_on, q.a_on = False, True
-        with Timer() as tc:
-            x_fp, y_fp, x_q = cache_unit_io(teacher, qm, block, images, batch, device)
-        for q in unit_qlayers(unit):
-            q.w_on = True
-        st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, block, device=device)
-        res[f'{method}_step_s'] = st['step_seconds']
-        res['cache_s'] = tc.s
+        cfg = QuantConfig(method=method, **bits, **budget)
+        res[f'{method}_step_s'], res['cache_s'] = _time_recon_step(model, teacher, images, block, cfg, device)
     if {'genie', 'qdrop'} <= set(methods):
         res['genie_over_qdrop'] = res['genie_step_s'] / res['qdrop_step_s']
     res['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
