@@ -14,15 +14,15 @@ from .quantizers import *
 from .qmodel import *
 
 # %% auto #0
-__all__ = ['METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
-           'PRESETS', 'UNIT_TYPES', 'PROGRESS_FORMAT', 'MethodSpec', 'QuantConfig', 'arch_family', 'round_weight_for',
-           'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at',
-           'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration', 'data_fingerprint',
-           'lp_recon_loss', 'quantize', 'bench_recon', 'register_unit']
+__all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
+           'PRESETS', 'UNIT_TYPES', 'PROGRESS_FORMAT', 'PTQMethodSpec', 'QuantConfig', 'arch_family',
+           'round_weight_for', 'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io',
+           'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration',
+           'data_fingerprint', 'lp_recon_loss', 'quantize', 'bench_recon', 'register_unit']
 
 # %% ../nbs/06_recon.ipynb #1e7217f7
 @dataclass(frozen=True)
-class MethodSpec:
+class PTQMethodSpec:
     "What one PTQ method does while a unit is reconstructed (a row of the table above)."
 
     round_weight: float  # published λ of the rounding regulariser (ResNet)
@@ -38,28 +38,28 @@ class MethodSpec:
     family_round_weight: tuple = ()  # (family, λ) pairs where the published code uses another λ
 
 # %% ../nbs/06_recon.ipynb #4f2fe0c9
-METHOD_SPECS = {
-    'rtn': MethodSpec(0.0, learns_rounding=False),
-    'adaround': MethodSpec(0.01),
-    'brecq': MethodSpec(
+PTQ_METHOD_SPECS = {
+    'rtn': PTQMethodSpec(0.0, learns_rounding=False),
+    'adaround': PTQMethodSpec(0.01),
+    'brecq': PTQMethodSpec(
         0.01,
         fp_activations_first=True,
         family_round_weight=(('mobilenetv2', 0.1),),  # BRECQ's README command for MobileNetV2
     ),
-    'qdrop': MethodSpec(
+    'qdrop': PTQMethodSpec(
         0.01,
         learns_act_step=True,
         drops_activations=True,
         family_round_weight=(('mobilenetv2', 0.1), ('mnasnet', 0.2)),  # QDrop's exp/w2a4/{mbv2,mnasnet}
     ),
-    'genie': MethodSpec(1.0, learns_weight_step=True, learns_act_step=True, drops_activations=True),
+    'genie': PTQMethodSpec(1.0, learns_weight_step=True, learns_act_step=True, drops_activations=True),
 }
-METHODS = tuple(METHOD_SPECS)  # the method names (the CLI's choices), in the order of the results tables
+METHODS = tuple(PTQ_METHOD_SPECS)  # the method names (the CLI's choices), in the order of the results tables
 
 # %% ../nbs/06_recon.ipynb #6fdb366d
-ROUND_WEIGHT = {name: spec.round_weight for name, spec in METHOD_SPECS.items()}  # published λ (ResNet)
+ROUND_WEIGHT = {name: spec.round_weight for name, spec in PTQ_METHOD_SPECS.items()}  # published λ (ResNet)
 FAMILY_ROUND_WEIGHT = {
-    name: dict(spec.family_round_weight) for name, spec in METHOD_SPECS.items() if spec.family_round_weight
+    name: dict(spec.family_round_weight) for name, spec in PTQ_METHOD_SPECS.items() if spec.family_round_weight
 }
 BRECQ_ACT_STAGE = dict(iters_ratio=0.25, lr=4e-4, p=2.4)  # BRECQ: iters_a 5000 / iters_w 20000, --lr, --p
 WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) | raw min/max (BRECQ)
@@ -131,9 +131,9 @@ class QuantConfig:
 
 # %% ../nbs/06_recon.ipynb #1e0d0d33
 @patch(as_prop=True)
-def spec(self: QuantConfig) -> MethodSpec:
-    "What `self.method` does: its `MethodSpec`."
-    return METHOD_SPECS[self.method]
+def spec(self: QuantConfig) -> PTQMethodSpec:
+    "What `self.method` does: its `PTQMethodSpec`."
+    return PTQ_METHOD_SPECS[self.method]
 
 # %% ../nbs/06_recon.ipynb #b8c76152
 @patch(cls_method=True)

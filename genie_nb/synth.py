@@ -15,9 +15,9 @@ from .models import *
 from .data import load_fmnist, TensorBatches
 
 # %% auto #0
-__all__ = ['METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets',
+__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets',
            'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing',
-           'GenieGenerator', 'MethodSpec', 'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape',
+           'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape',
            'check_input_shape', 'SyntheticData', 'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages',
            'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
 
@@ -167,8 +167,8 @@ class GenieGenerator(nn.Module):
 
 # %% ../nbs/03_synth.ipynb #ba788222
 @dataclass(frozen=True)
-class MethodSpec:
-    "What a synthesis method does; every choice that depends on the method reads `METHOD_SPECS`."
+class SynthMethodSpec:
+    "What a synthesis method does; every choice that depends on the method reads `SYNTH_METHOD_SPECS`."
 
     optimises: bool = False  # optimises images for `steps` per batch (else: measured once per batch)
     swing: bool = False  # swing convolution when `SynthConfig.swing` is None
@@ -177,25 +177,25 @@ class MethodSpec:
     real: bool = False  # takes real training images (few-shot) instead of making them
 
 # %% ../nbs/03_synth.ipynb #c1cfd2e4
-METHOD_SPECS = {
-    'genie': MethodSpec(optimises=True, swing=True, generator=True),
-    'zeroq': MethodSpec(optimises=True, per_image=True),
-    'pixels': MethodSpec(optimises=True),
-    'gaussian': MethodSpec(),
-    'real': MethodSpec(real=True),
+SYNTH_METHOD_SPECS = {
+    'genie': SynthMethodSpec(optimises=True, swing=True, generator=True),
+    'zeroq': SynthMethodSpec(optimises=True, per_image=True),
+    'pixels': SynthMethodSpec(optimises=True),
+    'gaussian': SynthMethodSpec(),
+    'real': SynthMethodSpec(real=True),
 }
-METHODS = tuple(METHOD_SPECS)
-OPTIMISED = tuple(m for m, s in METHOD_SPECS.items() if s.optimises)  # they optimise `steps` per batch
+METHODS = tuple(SYNTH_METHOD_SPECS)
+OPTIMISED = tuple(m for m, s in SYNTH_METHOD_SPECS.items() if s.optimises)  # they optimise `steps` per batch
 
 # %% ../nbs/03_synth.ipynb #4a816207
 def stat_loss_kind(method: str) -> str:
     "Which statistics a synthesis method matches: 'per_image' (zeroq) or 'batch' (the rest)."
-    return 'per_image' if METHOD_SPECS[method].per_image else 'batch'
+    return 'per_image' if SYNTH_METHOD_SPECS[method].per_image else 'batch'
 
 # %% ../nbs/03_synth.ipynb #99739fca
 def stat_loss_fn(method: str):
     "The loss a synthesis method optimises: `zeroq_stat_loss` for per-image statistics, else `bn_stat_loss`."
-    return zeroq_stat_loss if METHOD_SPECS[method].per_image else bn_stat_loss
+    return zeroq_stat_loss if SYNTH_METHOD_SPECS[method].per_image else bn_stat_loss
 
 # %% ../nbs/03_synth.ipynb #f7357d59
 PRESETS = {
@@ -630,7 +630,7 @@ _RUN_KEYS = (
 # %% ../nbs/03_synth.ipynb #7b72ee55
 def _new_meta(cfg: SynthConfig, shape, fp: str, device) -> dict:
     "The metadata of a run before its first batch."
-    spec = METHOD_SPECS[cfg.method]
+    spec = SYNTH_METHOD_SPECS[cfg.method]
     swing = spec.swing if cfg.swing is None else bool(cfg.swing)
     return dict(
         asdict(cfg),
@@ -711,7 +711,7 @@ def _prepare(
         targets={n: (m.to(device), s.to(device)) for n, (m, s) in targets.items()},
         imgs=_resume(out, model, meta) if out is not None and Path(out).exists() else [],
         sizes=[min(cfg.batch, cfg.n - i) for i in range(0, cfg.n, cfg.batch)],
-        real=_real_images(cfg.n, cfg.seed, shape) if METHOD_SPECS[cfg.method].real else None,
+        real=_real_images(cfg.n, cfg.seed, shape) if SYNTH_METHOD_SPECS[cfg.method].real else None,
     )
 
 # %% ../nbs/03_synth.ipynb #5e2487c3
@@ -801,7 +801,7 @@ def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
 # %% ../nbs/03_synth.ipynb #ffc8f4ac
 def batch_hooks(run: dict) -> BNStatHooks:
     "The BN-statistic hooks a run's batches use: per image for ZeroQ, per batch otherwise."
-    return BNStatHooks(run['teacher'], per_image=METHOD_SPECS[run['cfg'].method].per_image)
+    return BNStatHooks(run['teacher'], per_image=SYNTH_METHOD_SPECS[run['cfg'].method].per_image)
 
 # %% ../nbs/03_synth.ipynb #d26fa79f
 def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
@@ -883,7 +883,7 @@ def _floor_step(teacher, shape, batch):
 # %% ../nbs/03_synth.ipynb #5108aeb5
 def _bench_images(method, shape, batch, cfg) -> OptimisedImages:
     "The images `method` optimises in the benchmark, and their optimisers."
-    if not METHOD_SPECS[method].generator:
+    if not SYNTH_METHOD_SPECS[method].generator:
         x = zeroq_init(batch, shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
         return OptimisedImages(lambda: x, [torch.optim.Adam([x], lr=cfg.lr_pixels)])
     g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, channels_last=cfg.channels_last).train()
@@ -918,7 +918,7 @@ def _bench_runs(cfg: SynthConfig, reference: bool) -> list:
     return runs
 
 # %% ../nbs/03_synth.ipynb #792269a4
-def _bench_teacher(model, spec: MethodSpec, cfg: SynthConfig, *, frozen: bool, seed: int):
+def _bench_teacher(model, spec: SynthMethodSpec, cfg: SynthConfig, *, frozen: bool, seed: int):
     "The teacher one benchmark variant times."
     t = frozen_teacher(model, 'cpu', channels_last=cfg.channels_last)
     if spec.swing:
@@ -947,7 +947,7 @@ def bench_synth(
     runs = _bench_runs(cfg, reference)
     for name, c, frozen in runs:
         method = name.split('_')[0]
-        spec = METHOD_SPECS.get(method, MethodSpec())  # 'floor': no swing, batch statistics
+        spec = SYNTH_METHOD_SPECS.get(method, SynthMethodSpec())  # 'floor': no swing, batch statistics
         t = _bench_teacher(model, spec, c, frozen=frozen, seed=seed)
         with BNStatHooks(t, per_image=spec.per_image) as h:
             step = _bench_step(method, t, h, targets, shape, batch, c)
