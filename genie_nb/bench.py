@@ -5,7 +5,11 @@
 # %% ../nbs/10_bench.ipynb #ec7de66b
 from __future__ import annotations
 import csv, json, platform, re, statistics, time, fcntl
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from fastcore.basics import patch
 from matplotlib.figure import Figure
 from pathlib import Path
 import torch
@@ -14,15 +18,8 @@ from .core import *
 from .models import load_bundled, BUNDLED
 from .data import load_fmnist, TensorBatches, FMNIST_CLASSES
 from .evaluate import evaluate
-from genie_nb.synth import (
-    SynthConfig,
-    synthesize,
-    SyntheticData,
-    tqdm_subscriber,
-    bn_mismatch,
-    OPTIMISED,
-    stat_loss_kind,
-)
+from .synth import SynthConfig, synthesize, SyntheticData, tqdm_subscriber, bn_mismatch
+from .synth import OPTIMISED, stat_loss_kind
 from .qmodel import save_quantized, load_quantized, BitPolicy
 from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 
@@ -31,11 +28,11 @@ __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_OR
            'OUTPUTS_MANIFEST', 'THREAD_MODELS', 'THREAD_STAGES', 'LOWER_IS_WORSE', 'source_config', 'calibration_data',
            'row_key', 'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows',
            'ablation_rows', 'grid_csv', 'mixed_rows', 'read_results', 'append_result', 'run_grid', 'row_claim',
-           'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits',
-           'plot_accuracy_vs_images', 'images_csvs', 'save_figures', 'row_storage', 'mixed_markdown',
-           'plot_accuracy_vs_size', 'synth_quality', 'thread_model', 'thread_probes', 'thread_measure',
-           'thread_worker_loop', 'thread_configs', 'busy_processes', 'ThreadWorker', 'thread_summary',
-           'thread_verdicts', 'threads_markdown', 'thread_rounds', 'bench_threads']
+           'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'images_csvs',
+           'plot_accuracy_vs_images', 'save_figures', 'row_storage', 'mixed_markdown', 'plot_accuracy_vs_size',
+           'synth_quality', 'thread_model', 'thread_probes', 'thread_measure', 'thread_worker_loop', 'thread_configs',
+           'busy_processes', 'ThreadWorker', 'thread_summary', 'thread_verdicts', 'threads_markdown', 'thread_rounds',
+           'bench_threads']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 SOURCE_VARIANTS = {
@@ -44,12 +41,14 @@ SOURCE_VARIANTS = {
     'genie-latents': dict(method='genie', learn_generator=False),  # latents only: frozen random generator
     'genie-generator': dict(method='genie', learn_latents=False),  # generator only: fixed random latents
 }  # ablation sources: name → SynthConfig fields
-_CHECKED = ('method', 'steps', 'gen_width', 'lr_pixels', 'learn_latents', 'learn_generator', 'stat_loss')
 
 
 def source_config(source: str, preset: str = 'cpu', **kw) -> SynthConfig:
     "The SynthConfig of a data source: a synthesis method, or a named variant in `SOURCE_VARIANTS`."
     return SynthConfig.preset(preset, **{**SOURCE_VARIANTS.get(source, dict(method=source)), **kw})
+
+# %% ../nbs/10_bench.ipynb #c682bdb4
+_CHECKED = ('method', 'steps', 'gen_width', 'lr_pixels', 'learn_latents', 'learn_generator', 'stat_loss')
 
 
 def _check_cached(d: SyntheticData, cfg: SynthConfig, out: Path):
@@ -87,42 +86,25 @@ def calibration_data(
         return synthesize(model, cfg, on_event=sub, out=out)
 
 # %% ../nbs/10_bench.ipynb #3ed40a63
-GRID_COLUMNS = [
-    'model',
-    'source',
-    'method',
-    'bits',
-    'seed',
-    'top1',
-    'fp_top1',
-    'delta',
-    'n',
-    'synth_steps',
-    'iters',
-    'round_weight',
-    'synth_seconds',
-    'quant_seconds',
-    'policy',
-    'fold_bn',
-    'device',
-    'torch',
-    'command',
-    'threads',
-    'thread_policy',
-]
+GRID_COLUMNS = ['model', 'source', 'method', 'bits', 'seed']  # what the row is (its key)
+GRID_COLUMNS += ['top1', 'fp_top1', 'delta', 'n', 'synth_steps', 'iters', 'round_weight']  # what it measured
+GRID_COLUMNS += ['synth_seconds', 'quant_seconds', 'policy', 'fold_bn', 'device', 'torch']  # its protocol
+GRID_COLUMNS += ['command', 'threads', 'thread_policy']  # how it was run
 
 
 def row_key(r: dict) -> tuple:
+    "What identifies a grid row: model, source, method, bits and seed."
     return (r['model'], r['source'], r['method'], r['bits'], int(r['seed']))
 
-
+# %% ../nbs/10_bench.ipynb #e9f747df
 def _bits(s: str):
     "'W4A4' → (4, 4); a mixed-precision row 'M3.0A4' (average weight bits) → (3.0, 4)."
     w, a = s[1:].split('A')
     return (float(w) if s[0] == 'M' else int(w)), int(a)
 
-
+# %% ../nbs/10_bench.ipynb #5df4b35f
 def policy_str(p: dict) -> str:
+    "A bit policy (`BitPolicy` as a dict) in one line of the results CSV."
     over = ' '.join(f"{n}=W{w or 'fp'}A{a or 'fp'}" for n, (w, a) in (p.get('overrides') or {}).items())
     rules = f"first W{p['first_w']}A{p['first_a'] or 'fp'}, second A{p['second_a'] or 'a'}, "
     rules += f"last W{p['last_w']}A{p['last_a']}"
@@ -147,33 +129,39 @@ def run_row(
     data = calibration_data(model, spec['model'], spec['source'], n, seed, cache_dir, preset, synth_steps)
     with Timer() as tp:
         policy = _mixed_policy(model, data, w, a) if spec['bits'].startswith('M') else None
-    cfg = QuantConfig.preset(
-        preset,
-        w_bits=policy.w_bits if policy else w,
-        a_bits=a,
-        policy=policy,
-        method=spec['method'],
-        seed=seed,
-        device='cpu',
-        **({'iters': iters} if iters is not None else {}),
+    cfg = _quant_config(
+        spec['method'], preset=preset, w_bits=w, a_bits=a, seed=seed, iters=iters, policy=policy
     )
     with Timer() as tq:
         qm = quantize(model, data, cfg)
     xt, yt = test if test is not None else load_fmnist('test')
     top1 = evaluate(qm, TensorBatches(xt, yt, 500))['top1']
     fp = (fp_top1 or {}).get(spec['model'], meta['test_top1'])
+    found = dict(spec, seed=seed, top1=round(top1, 2), fp_top1=round(fp, 2), delta=round(top1 - fp, 2))
+    return _row_protocol(found, data, cfg, qm, quant_seconds=tp.s + tq.s, command=command)
+
+# %% ../nbs/10_bench.ipynb #bf5030a4
+def _quant_config(
+    method: str, *, preset: str, w_bits: int, a_bits: int, seed: int, iters: int | None, policy=None
+) -> QuantConfig:
+    "The QuantConfig of one grid row or demo stage (on the CPU); `policy`: a mixed row's `BitPolicy`."
+    budget = {'iters': iters} if iters is not None else {}
+    kw = dict(a_bits=a_bits, policy=policy, method=method, seed=seed, device='cpu')
+    return QuantConfig.preset(preset, w_bits=policy.w_bits if policy else w_bits, **kw, **budget)
+
+# %% ../nbs/10_bench.ipynb #c4affe47
+def _row_protocol(
+    found: dict, data: SyntheticData, cfg: QuantConfig, qm, *, quant_seconds: float, command: str
+):
+    "The measured row `found` (key and top-1) completed with the protocol that produced it."
     return dict(
-        spec,
-        seed=seed,
-        top1=round(top1, 2),
-        fp_top1=round(fp, 2),
-        delta=round(top1 - fp, 2),
+        found,
         n=len(data),
         synth_steps=data.meta.get('steps') if data.meta.get('method') in OPTIMISED else 0,
         iters=cfg.iters,
         round_weight=qm.meta['round_weight'],
         synth_seconds=round(data.meta.get('seconds', 0.0), 1),
-        quant_seconds=round(tp.s + tq.s, 1),
+        quant_seconds=round(quant_seconds, 1),
         policy=policy_str(qm.meta['policy']),
         fold_bn=cfg.fold_bn,
         device='cpu',
@@ -199,6 +187,7 @@ _MBV2_QDROP_OLD = 'qdrop(λ=0.01)'  # MobileNetV2-small QDrop rows measured with
 
 
 def _R(m, s, q, b, seed=0):
+    "A grid row: model, data source, PTQ method, bits, seed."
     return dict(model=m, source=s, method=q, bits=b, seed=seed)
 
 # %% ../nbs/10_bench.ipynb #cc5412ea
@@ -231,7 +220,7 @@ def _grid_rows_v2() -> list[dict]:
     rows += [_R('default', 'zeroq', q, b) for b in ('W4A4', 'W3A3') for q in METHODS_ALL]
     return rows + [_R('mbv2', 'zeroq', q, b) for b in ('W4A4', 'W3A3') for q in ('genie', 'qdrop', 'rtn')]
 
-
+# %% ../nbs/10_bench.ipynb #2e017a17
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     "Every row of the main grid, in the order they are run."
     return [r for r in _grid_rows_v1() + _grid_rows_v2() if r['model'] in models]
@@ -245,17 +234,17 @@ def real1024_rows(models=('default',)) -> list[dict]:
     ]
     return rows + [_R('default', 'real', 'brecq', 'W2A4', seed) for seed in (0, 1, 2)]
 
-
+# %% ../nbs/10_bench.ipynb #cd1b0396
 def images_rows(models=('default',)) -> list[dict]:
     "The W2A4 Genie-on-Genie-data row (run at another number of images), seed 0 first, then seeds 1 and 2."
     return [_R('default', 'genie', 'genie', 'W2A4', seed) for seed in (0, 1, 2)]
 
-
+# %% ../nbs/10_bench.ipynb #66f97403
 def iters_rows(models=('default',)) -> list[dict]:
     "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
     return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie', 'brecq')]
 
-
+# %% ../nbs/10_bench.ipynb #4e4b44db
 ABLATION_SOURCES = ['genie', 'pixels', 'gaussian', 'zeroq']  # run order: the cheaper and more telling first
 ABLATION_SOURCES += ['genie-noswing', 'genie-latents', 'genie-generator', 'genie-w128']
 
@@ -266,7 +255,7 @@ def ablation_rows(models=('mbv2',)) -> list[dict]:
     rows = [_R('mbv2', s, 'genie', b, sd) for b, sd in order for s in ABLATION_SOURCES]
     return [r for r in rows if r['model'] in models]
 
-
+# %% ../nbs/10_bench.ipynb #b1581fba
 GRIDS = {
     'main': (grid_rows, 256, None),
     'real1024': (real1024_rows, 1024, None),
@@ -301,7 +290,7 @@ def read_results(csv_path) -> list[dict]:
     p = Path(csv_path)
     return list(csv.DictReader(p.open())) if p.exists() else []
 
-
+# %% ../nbs/10_bench.ipynb #d09706c5
 def append_result(csv_path, row: dict):
     "Add one row to the results CSV, atomically (under a lock, so parallel grid workers can share the file)."
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
@@ -335,31 +324,26 @@ def run_grid(
     rows = (grid_rows() if rows is None else rows)[shard[0] :: shard[1]]
     done = lambda: {row_key(r) for r in read_results(csv_path)}
     todo, test, ran = [r for r in rows if row_key(r) not in done()], load_fmnist('test'), 0
+    row_kw = dict(n=n, preset=preset, iters=iters, synth_steps=synth_steps, command=command)
     for spec in tqdm(todo, desc='grid'):
         if max_rows is not None and ran >= max_rows:
             break
         with row_claim(csv_path, spec) as mine:
             if not mine or row_key(spec) in done():
                 continue  # another worker has it, or finished it meanwhile
-            r = run_row(
-                spec,
-                cache_dir,
-                test,
-                n=n,
-                preset=preset,
-                iters=iters,
-                synth_steps=synth_steps,
-                command=command,
-            )
+            r = run_row(spec, cache_dir, test, **row_kw)
             append_result(csv_path, r)
             ran += 1
-        log(
-            f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}: {r['top1']} % (Δ "
-            f"{r['delta']})"
-        )
+        log(_row_line(r))
     return ran
 
+# %% ../nbs/10_bench.ipynb #3879594b
+def _row_line(r: dict) -> str:
+    "One finished grid row in words."
+    key = f"{r['model']} {r['source']} {r['method']} {r['bits']} seed {r['seed']}"
+    return f"{key}: {r['top1']} % (Δ {r['delta']})"
 
+# %% ../nbs/10_bench.ipynb #bc6c0f9e
 @contextmanager
 def row_claim(csv_path, spec: dict):
     "Yield whether this process holds the row's lock (released when the row ends or the process dies)."
@@ -375,51 +359,50 @@ def row_claim(csv_path, spec: dict):
 
 # %% ../nbs/10_bench.ipynb #9c23ed47
 def _cell(vals, fp: float) -> str:
+    "A table cell: the mean top-1 of the seeds in `vals` with its Δ to FP32 (± std when there are several)."
     if not vals:
         return '–'
     m = statistics.mean(vals)
     d = f"{m - fp:+.2f}".replace('-', '−')
-    return (
-        f"{m:.2f} ({d})"
-        if len(vals) == 1
-        else f"{m:.2f} ± {statistics.stdev(vals):.2f} ({d}, {len(vals)} seeds)"
-    )
+    if len(vals) == 1:
+        return f"{m:.2f} ({d})"
+    return f"{m:.2f} ± {statistics.stdev(vals):.2f} ({d}, {len(vals)} seeds)"
 
-
+# %% ../nbs/10_bench.ipynb #8b582fbd
 def _ordered(values, order) -> list:
     "Distinct `values`, those in `order` first (in that order), then the rest as they come."
     seen = list(dict.fromkeys(values))
     return [v for v in order if v in seen] + [v for v in seen if v not in order]
 
-
+# %% ../nbs/10_bench.ipynb #ab33f588
 _METHOD_ORDER = METHODS_ALL[:2] + [_MBV2_QDROP_OLD] + METHODS_ALL[2:]
 
 
+def _model_table(m: str, rm: list[dict]) -> list[str]:
+    "Markdown lines of the results table of model `m` (its rows `rm`)."
+    fp = float(rm[0]['fp_top1'])
+    bits = _ordered((r['bits'] for r in rm), BITS_ORDER)
+    out = [
+        f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): top-1 % on the 10k test set (Δ to FP32)",
+        '',
+        '| data | method | ' + ' | '.join(bits) + ' |',
+        '|---|---|' + '---|' * len(bits),
+    ]
+    for s in _ordered((r['source'] for r in rm), SOURCES + list(SOURCE_VARIANTS)):
+        for q in _ordered((r['method'] for r in rm if r['source'] == s), _METHOD_ORDER):
+            tops = [
+                [float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)]
+                for b in bits
+            ]
+            out.append(f'| {s} | {q} | ' + ' | '.join(_cell(v, fp) for v in tops) + ' |')
+    return out + ['']
+
+# %% ../nbs/10_bench.ipynb #97f79a0d
 def results_markdown(csv_path='bench/results.csv') -> str:
     "Markdown tables (one per model) of top-1 by source × method × bits, each cell with its Δ to FP32."
     rows, out = read_results(csv_path), []
     for m in _ordered((r['model'] for r in rows), list(BUNDLED)):
-        rm = [r for r in rows if r['model'] == m]
-        fp = float(rm[0]['fp_top1'])
-        bits = _ordered((r['bits'] for r in rm), BITS_ORDER)
-        out += [
-            f"**{m}** ({BUNDLED[m]['arch']}, FP32 {rm[0]['fp_top1']} %): "
-            "top-1 % on the 10k test set (Δ to FP32)",
-            '',
-            '| data | method | ' + ' | '.join(bits) + ' |',
-            '|---|---|' + '---|' * len(bits),
-        ]
-        for s in _ordered((r['source'] for r in rm), SOURCES + list(SOURCE_VARIANTS)):
-            for q in _ordered((r['method'] for r in rm if r['source'] == s), _METHOD_ORDER):
-                cells = [
-                    _cell(
-                        [float(r['top1']) for r in rm if (r['source'], r['method'], r['bits']) == (s, q, b)],
-                        fp,
-                    )
-                    for b in bits
-                ]
-                out.append(f'| {s} | {q} | ' + ' | '.join(cells) + ' |')
-        out.append('')
+        out += _model_table(m, [r for r in rows if r['model'] == m])
     return '\n'.join(out)
 
 # %% ../nbs/10_bench.ipynb #4d2b6e13
@@ -427,15 +410,17 @@ OUTPUTS_MANIFEST = '.genie_nb_outputs.json'
 
 
 def _manifest_files(out: Path) -> list[str]:
+    "The files the manifest of output folder `out` lists (GenieError when it cannot be read)."
     try:
         d = json.loads((out / OUTPUTS_MANIFEST).read_text())
         return [str(f) for f in d['files']]
     except (OSError, ValueError, KeyError, TypeError):
-        raise GenieError(f"{out / OUTPUTS_MANIFEST} is unreadable; genie_nb cannot tell its files from yours "
-                         "in that folder: choose another --out") from None
+        msg = f"{out / OUTPUTS_MANIFEST} is unreadable; genie_nb cannot tell its files from yours"
+        raise GenieError(msg + " in that folder: choose another --out") from None
 
-
+# %% ../nbs/10_bench.ipynb #ce41b002
 def _write_manifest(out: Path, files: list[str]):
+    "Record `files` as genie_nb's in the manifest of output folder `out`."
     text = json.dumps({'written_by': 'genie_nb', 'files': sorted(set(files))}, indent=1)
     atomic_write_text(text + '\n', out / OUTPUTS_MANIFEST)
 
@@ -459,7 +444,7 @@ def claim_output_dir(out, fresh: bool = False) -> Path:
         _write_manifest(out, [])
     return out
 
-
+# %% ../nbs/10_bench.ipynb #ede69741
 def record_output(out: Path, name: str) -> Path:
     "Add `name` to the folder's manifest (before writing it) and return its path."
     _write_manifest(out, _manifest_files(out) + [name])
@@ -477,6 +462,71 @@ def _quant_stage(model, data, cfg, path, progress):
     save_quantized(qm, path)
     Path(str(path) + '.progress').unlink(missing_ok=True)
     return qm, t.s
+
+# %% ../nbs/10_bench.ipynb #afa7df81
+@dataclass
+class _Demo:
+    "One demo run, stage by stage."
+
+    model: torch.nn.Module
+    out: Path  # the claimed output folder
+    test: TensorBatches
+    qcfg: Callable  # PTQ method → its QuantConfig
+    bits: str  # e.g. 'W4A4'
+    progress: bool
+    log: Callable
+    rows: list = field(default_factory=list)
+
+# %% ../nbs/10_bench.ipynb #bd294adb
+@patch
+def judge(self: _Demo, name: str, qm, data_s: float, quant_s: float):
+    "Evaluate `qm` on the test set, add its row (`name`, top-1, seconds) to the table and log it."
+    stage_threads()
+    with Timer() as te:
+        r = evaluate(qm, self.test)
+    seconds = dict(data_seconds=data_s, quant_seconds=quant_s, eval_seconds=te.s)
+    self.rows.append(
+        dict(model=name, top1=round(r['top1'], 2), **{k: round(v, 1) for k, v in seconds.items()})
+    )
+    self.log(f"{name:<34} {self.rows[-1]['top1']:6.2f} %")
+
+# %% ../nbs/10_bench.ipynb #096d5b55
+@patch
+def ptq(self: _Demo, name: str, data: SyntheticData, method: str, file: str, data_s: float):
+    "Quantize with `method` on `data` (artifact `file` in the output folder); judge it as row `name`."
+    qm, s = _quant_stage(self.model, data, self.qcfg(method), self.out / file, self.progress)
+    self.judge(name, qm, data_s, s)
+
+# %% ../nbs/10_bench.ipynb #506d86a8
+@patch
+def zero_shot(self: _Demo, scfg: SynthConfig) -> SyntheticData:
+    "Synthesize with `scfg`, then the RTN and Genie-M rows on that synthetic data; returns the data."
+    sub = tqdm_subscriber(desc='Genie-D synthesis') if self.progress else None
+    syn = synthesize(self.model, scfg, on_event=sub, out=record_output(self.out, 'synth_genie.pt'))
+    if not syn.complete:
+        raise StopRequested('synthesis interrupted; re-run to resume')
+    b = self.bits
+    self.ptq(f'RTN {b} (synthetic ranges)', syn, 'rtn', f'rtn_{b}.qpt', syn.meta['seconds'])
+    self.ptq(f'Genie zero-shot {b}', syn, 'genie', f'genie_zeroshot_{b}.qpt', syn.meta['seconds'])
+    return syn
+
+# %% ../nbs/10_bench.ipynb #ca78317c
+@patch
+def few_shot(self: _Demo, n_real: int, seed: int):
+    "The Genie-M row on `n_real` real training images (drawn with `seed`)."
+    real_cfg = SynthConfig(n=n_real, method='real', seed=seed)
+    real = synthesize(self.model, real_cfg, out=record_output(self.out, 'real_calib.pt'))
+    b = self.bits
+    self.ptq(f'Genie-M, {n_real} real images {b}', real, 'genie', f'genie_real{n_real}_{b}.qpt', 0)
+
+# %% ../nbs/10_bench.ipynb #d17b55b1
+@patch
+def summary(self: _Demo, syn: SyntheticData, scfg: SynthConfig, *, model_name: str, preset: str, seed: int):
+    "The demo's result: its rows, widths, data and budgets (also written to `demo.json`)."
+    res = dict(rows=self.rows, model=model_name, bits=self.bits, n_synthetic=len(syn), synth_steps=scfg.steps)
+    res.update(iters=self.qcfg('genie').iters, preset=preset, seed=seed, out_dir=str(self.out))
+    atomic_write_text(json.dumps(res, indent=1), record_output(self.out, 'demo.json'))
+    return res
 
 # %% ../nbs/10_bench.ipynb #bf7c0d88
 def run_demo(
@@ -497,80 +547,29 @@ def run_demo(
     "FP32, RTN, Genie zero-shot, Genie-M on real images at W{w}A{a}, bundled model; artifacts in `out_dir`."
     with OutputLock(out_dir):
         out = claim_output_dir(out_dir, fresh)
-        model, meta = load_bundled(model_name)
+        model = load_bundled(model_name)[0]
         test = TensorBatches(*load_fmnist('test'), batch_size=500)
-        rows = []
-
-        def row(name, qm, data_s, quant_s):
-            stage_threads()
-            with Timer() as te:
-                r = evaluate(qm, test)
-            rows.append(
-                dict(
-                    model=name,
-                    top1=round(r['top1'], 2),
-                    data_seconds=round(data_s, 1),
-                    quant_seconds=round(quant_s, 1),
-                    eval_seconds=round(te.s, 1),
-                )
-            )
-            log(f"{name:<34} {rows[-1]['top1']:6.2f} %")
-
-        row('FP32', model, 0, 0)
-        scfg = SynthConfig.preset(
-            preset, method='genie', seed=seed, **{k: v for k, v in dict(n=n, steps=steps).items() if v}
-        )
-        syn = synthesize(
-            model,
-            scfg,
-            on_event=tqdm_subscriber(desc='Genie-D synthesis') if progress else None,
-            out=record_output(out, 'synth_genie.pt'),
-        )
-        if not syn.complete:
-            raise StopRequested('synthesis interrupted; re-run to resume')
-        qcfg = lambda method: QuantConfig.preset(
-            preset,
-            w_bits=w_bits,
-            a_bits=a_bits,
-            method=method,
-            seed=seed,
-            device='cpu',
-            **({'iters': iters} if iters is not None else {}),
-        )
-        bits = f'W{w_bits}A{a_bits}'
-        qm, s = _quant_stage(model, syn, qcfg('rtn'), out / f'rtn_{bits}.qpt', progress)
-        row(f'RTN {bits} (synthetic ranges)', qm, syn.meta['seconds'], s)
-        qm, s = _quant_stage(model, syn, qcfg('genie'), out / f'genie_zeroshot_{bits}.qpt', progress)
-        row(f'Genie zero-shot {bits}', qm, syn.meta['seconds'], s)
-        real_cfg = SynthConfig(n=n_real, method='real', seed=seed)
-        real = synthesize(model, real_cfg, out=record_output(out, 'real_calib.pt'))
-        qm, s = _quant_stage(model, real, qcfg('genie'), out / f'genie_real{n_real}_{bits}.qpt', progress)
-        row(f'Genie-M, {n_real} real images {bits}', qm, 0, s)
-        res = dict(
-            rows=rows,
-            model=model_name,
-            bits=bits,
-            n_synthetic=len(syn),
-            synth_steps=scfg.steps,
-            iters=qcfg('genie').iters,
-            preset=preset,
-            seed=seed,
-            out_dir=str(out),
-        )
-        atomic_write_text(json.dumps(res, indent=1), record_output(out, 'demo.json'))
-        return res
+        qcfg = partial(_quant_config, preset=preset, w_bits=w_bits, a_bits=a_bits, seed=seed, iters=iters)
+        demo = _Demo(model, out, test, qcfg, f'W{w_bits}A{a_bits}', progress=progress, log=log)
+        demo.judge('FP32', model, 0, 0)
+        sizes = {k: v for k, v in dict(n=n, steps=steps).items() if v}  # the preset's, unless given
+        scfg = SynthConfig.preset(preset, method='genie', seed=seed, **sizes)
+        syn = demo.zero_shot(scfg)
+        demo.few_shot(n_real, seed)
+        return demo.summary(syn, scfg, model_name=model_name, preset=preset, seed=seed)
 
 # %% ../nbs/10_bench.ipynb #ac1f3649
 def _top1s(rows, **match) -> list[float]:
     "Top-1 of every row whose fields equal `match` (one per seed)."
     return [float(r['top1']) for r in rows if all(str(r[k]) == str(x) for k, x in match.items())]
 
-
+# %% ../nbs/10_bench.ipynb #be715c13
 def _mean_top1(rows, **match) -> float | None:
+    "The mean of `_top1s` over the seeds (None when no row matches)."
     v = _top1s(rows, **match)
     return statistics.mean(v) if v else None
 
-
+# %% ../nbs/10_bench.ipynb #704a033a
 def plot_accuracy_vs_bits(
     csv_path='bench/results.csv', model: str = 'default', method: str = 'genie'
 ) -> Figure:
@@ -579,9 +578,8 @@ def plot_accuracy_vs_bits(
     bits = _ordered((r['bits'] for r in rows), BITS_ORDER)
     fig = Figure(figsize=(6, 3.6))
     ax = fig.add_subplot(1, 1, 1)
-    for c, src in enumerate(
-        SOURCES
-    ):  # fixed order and colour per source, so the figures of both models read alike
+    # fixed order and colour per source, so the figures of both models read alike
+    for c, src in enumerate(SOURCES):
         pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
         pts = [(i, v) for i, v in pts if v is not None]
         if pts:
@@ -595,21 +593,15 @@ def plot_accuracy_vs_bits(
     fig.tight_layout()
     return fig
 
+# %% ../nbs/10_bench.ipynb #8292e10b
+def images_csvs(bench_dir='bench') -> dict:
+    "{number of synthetic images: the CSV holding its W2A4 Genie row}."
+    d = Path(bench_dir)
+    return {64: d / 'images64.csv', 256: d / 'results.csv', 1024: d / 'images1024.csv'}
 
-def plot_accuracy_vs_images(
-    paths: dict | None = None,  # {n images: results CSV}
-    model: str = 'default',
-    bits: str = 'W2A4',
-) -> Figure:
-    "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over seeds, ± std as error bars."
-    paths = paths or images_csvs('bench')
-    tops = {
-        n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits)
-        for n, p in paths.items()
-    }
-    tops = {n: v for n, v in tops.items() if v}
-    fig = Figure(figsize=(5, 3.4))
-    ax = fig.add_subplot(1, 1, 1)
+# %% ../nbs/10_bench.ipynb #63187b2b
+def _seed_errorbars(ax, tops: dict):
+    "Draw `{x: top-1 of each seed}` on `ax`: mean ± std per x, each point labelled with its number of seeds."
     if tops:
         ax.errorbar(
             list(tops),
@@ -626,6 +618,23 @@ def plot_accuracy_vs_images(
             xytext=(4, -12),
             fontsize=7,
         )
+
+# %% ../nbs/10_bench.ipynb #ceff1c5a
+def plot_accuracy_vs_images(
+    paths: dict | None = None,  # {n images: results CSV}
+    model: str = 'default',
+    bits: str = 'W2A4',
+) -> Figure:
+    "Top-1 of Genie-M on Genie data vs the number of synthetic images: mean over seeds, ± std as error bars."
+    paths = paths or images_csvs('bench')
+    tops = {
+        n: _top1s(read_results(p), model=model, source='genie', method='genie', bits=bits)
+        for n, p in paths.items()
+    }
+    tops = {n: v for n, v in tops.items() if v}
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    _seed_errorbars(ax, tops)
     ax.margins(x=0.15)
     ax.set_xscale('log', base=2)
     ax.set_xticks(list(paths), [str(n) for n in paths])
@@ -635,13 +644,7 @@ def plot_accuracy_vs_images(
     fig.tight_layout()
     return fig
 
-
-def images_csvs(bench_dir='bench') -> dict:
-    "{number of synthetic images: the CSV holding its W2A4 Genie row}."
-    d = Path(bench_dir)
-    return {64: d / 'images64.csv', 256: d / 'results.csv', 1024: d / 'images1024.csv'}
-
-
+# %% ../nbs/10_bench.ipynb #9e9bc863
 def save_figures(bench_dir='bench') -> list[str]:
     "Write the PNG figures under `bench_dir` (atomically): accuracy vs bits per model, vs images."
     d = Path(bench_dir)
@@ -684,7 +687,7 @@ def _mixed_summary(rows) -> list[dict]:
         )
     return sorted(out, key=lambda e: (e['model'], e['kib']))
 
-
+# %% ../nbs/10_bench.ipynb #d8f4f32a
 def mixed_markdown(csv_path='bench/mixed.csv') -> str:
     "Markdown tables of the mixed grid: each setting's weight storage and top-1 (mean ± std over seeds)."
     summ, out = _mixed_summary(read_results(csv_path)), []
@@ -711,6 +714,34 @@ def mixed_markdown(csv_path='bench/mixed.csv') -> str:
         out.append('')
     return '\n'.join(out)
 
+# %% ../nbs/10_bench.ipynb #0e9d2578
+def _size_line(ax, es: list[dict], color: str, label: str):
+    "Draw the settings `es` (from `_mixed_summary`) on `ax`: mean top-1 ± std against weight KiB."
+    sd = [statistics.stdev(e['tops']) if len(e['tops']) > 1 else 0 for e in es]
+    means = [statistics.mean(e['tops']) for e in es]
+    ax.errorbar([e['kib'] for e in es], means, sd, marker='o', color=color, capsize=3, label=label)
+    for e in es:
+        ax.annotate(
+            e['bits'][:-2],
+            (e['kib'], statistics.mean(e['tops'])),
+            textcoords='offset points',
+            xytext=(4, -10),
+            fontsize=7,
+        )
+
+# %% ../nbs/10_bench.ipynb #cf6eae00
+def _size_panel(ax, summ: list[dict], m: str):
+    "Draw model `m`'s uniform and mixed settings of `summ` on `ax`."
+    for kind, c in (('W', 'C0'), ('M', 'C3')):
+        es = [e for e in summ if e['model'] == m and e['bits'][0] == kind]
+        _size_line(ax, es, c, 'uniform W2/W3/W4' if kind == 'W' else 'mixed, 2.5/3.0/3.5 bits')
+    if summ:
+        ax.axhline([e['fp'] for e in summ if e['model'] == m][0], ls='--', c='gray', label='FP32')
+    ax.set_xlabel('weight storage (KiB, codes only)')
+    ax.set_ylabel('top-1 % (10k test images)')
+    ax.set_title(f'{m}: zero-shot, A4', fontsize=9)
+    ax.legend(fontsize=7)
+
 # %% ../nbs/10_bench.ipynb #98f9ddb1
 def plot_accuracy_vs_size(csv_path='bench/mixed.csv') -> Figure:
     "Top-1 against weight storage, uniform and mixed widths, one panel per model (mean over seeds, ± std)."
@@ -718,36 +749,26 @@ def plot_accuracy_vs_size(csv_path='bench/mixed.csv') -> Figure:
     models = _ordered((e['model'] for e in summ), ['mbv2', 'default']) or ['mbv2']
     fig = Figure(figsize=(5 * len(models), 3.6))
     for k, m in enumerate(models):
-        ax = fig.add_subplot(1, len(models), k + 1)
-        for kind, c in (('W', 'C0'), ('M', 'C3')):
-            es = [e for e in summ if e['model'] == m and e['bits'][0] == kind]
-            sd = [statistics.stdev(e['tops']) if len(e['tops']) > 1 else 0 for e in es]
-            ax.errorbar(
-                [e['kib'] for e in es],
-                [statistics.mean(e['tops']) for e in es],
-                sd,
-                marker='o',
-                color=c,
-                capsize=3,
-                label='uniform W2/W3/W4' if kind == 'W' else 'mixed, 2.5/3.0/3.5 bits',
-            )
-            for e in es:
-                ax.annotate(
-                    e['bits'][:-2],
-                    (e['kib'], statistics.mean(e['tops'])),
-                    textcoords='offset points',
-                    xytext=(4, -10),
-                    fontsize=7,
-                )
-        ax.axhline(
-            [e['fp'] for e in summ if e['model'] == m][0], ls='--', c='gray', label='FP32'
-        ) if summ else None
-        ax.set_xlabel('weight storage (KiB, codes only)')
-        ax.set_ylabel('top-1 % (10k test images)')
-        ax.set_title(f'{m}: zero-shot, A4', fontsize=9)
-        ax.legend(fontsize=7)
+        _size_panel(fig.add_subplot(1, len(models), k + 1), summ, m)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10_bench.ipynb #371f7c11
+def _class_share(model, data: SyntheticData) -> torch.Tensor:
+    "The share of `data`'s images the teacher `model` assigns to each Fashion-MNIST class."
+    with torch.no_grad():
+        pred = torch.cat([model(x).argmax(1) for x in data.images.split(256)])
+    return pred.bincount(minlength=len(FMNIST_CLASSES)).float() / len(data)
+
+# %% ../nbs/10_bench.ipynb #27b30eaa
+def _bn_losses(model, d: dict) -> dict:
+    "Steps, plain-model BN loss, own last loss and seconds of each data set in `d` ({source: SyntheticData})."
+    return dict(
+        steps={m: v.meta['steps'] for m, v in d.items()},
+        plain_bn_loss={m: round(sum(bn_mismatch(model, v.images).values()), 5) for m, v in d.items()},
+        own_last_loss={m: round(v.meta['bn_loss_last'], 5) for m, v in d.items()},
+        synth_seconds={m: round(v.meta['seconds'], 1) for m, v in d.items()},
+    )
 
 # %% ../nbs/10_bench.ipynb #728b5741
 def synth_quality(
@@ -761,26 +782,15 @@ def synth_quality(
 ) -> dict:
     "Genie vs pixels BN loss at equal steps, and the predicted-class balance of `n_balance` Genie images."
     model, _ = load_bundled(model_name)
-    d = {
-        m: calibration_data(model, model_name, m, n, seed, cache_dir, preset, steps)
-        for m in ('genie', 'pixels')
-    }
-    big = calibration_data(model, model_name, 'genie', n_balance, seed, cache_dir, preset, steps)
-    with torch.no_grad():
-        pred = torch.cat([model(x).argmax(1) for x in big.images.split(256)])
-    share = pred.bincount(minlength=len(FMNIST_CLASSES)).float() / len(big)
-    res = dict(
-        model=model_name,
-        n=n,
-        seed=seed,
-        steps={m: v.meta['steps'] for m, v in d.items()},
-        plain_bn_loss={m: round(sum(bn_mismatch(model, v.images).values()), 5) for m, v in d.items()},
-        own_last_loss={m: round(v.meta['bn_loss_last'], 5) for m, v in d.items()},
-        synth_seconds={m: round(v.meta['seconds'], 1) for m, v in d.items()},
-        n_balance=len(big),
-        class_share=dict(zip(FMNIST_CLASSES, [round(v, 4) for v in share.tolist()])),
-        max_class_share=round(share.max().item(), 4),
+    data = partial(
+        calibration_data, model, model_name, seed=seed, cache_dir=cache_dir, preset=preset, steps=steps
     )
+    d = {m: data(m, n) for m in ('genie', 'pixels')}
+    big = data('genie', n_balance)
+    share = _class_share(model, big)
+    res = dict(model=model_name, n=n, seed=seed, **_bn_losses(model, d), n_balance=len(big))
+    res.update(class_share=dict(zip(FMNIST_CLASSES, [round(v, 4) for v in share.tolist()])))
+    res.update(max_class_share=round(share.max().item(), 4))
     return dict(
         res,
         genie_le_pixels=res['plain_bn_loss']['genie'] <= res['plain_bn_loss']['pixels'],
@@ -789,7 +799,6 @@ def synth_quality(
 
 # %% ../nbs/10_bench.ipynb #b157c081
 import os, subprocess, sys, tempfile
-from fastcore.basics import patch
 from .models import load_torchvision
 from .synth import frozen_teacher, add_swing, BNStatHooks, bn_targets, _bench_step, _time_steps
 from .recon import bench_recon
@@ -962,7 +971,7 @@ def send(self: ThreadWorker, obj):
     except BrokenPipeError:
         pass
 
-
+# %% ../nbs/10_bench.ipynb #3a637852
 @patch
 def answer(self: ThreadWorker):
     "The worker's next answer; its standard error when it died instead."
@@ -979,7 +988,7 @@ def measure(self: ThreadWorker, load: int, rep: int) -> list[dict]:
     self.send(dict(load=load, rep=rep))
     return self.answer()
 
-
+# %% ../nbs/10_bench.ipynb #dc59750e
 @patch
 def close(self: ThreadWorker):
     "End the worker (end of input; killed by its process id if it does not exit within 30 s)."
@@ -997,7 +1006,7 @@ def _ratio(v: float, ref: float | None, metric: str) -> float | None:
         return None
     return ref / v if metric in LOWER_IS_WORSE else v / ref
 
-
+# %% ../nbs/10_bench.ipynb #79b7fbca
 def _medians(rows: list[dict]) -> dict:
     "{(model, stage, metric, config, load): (median value, median threads used, repeats)}."
     groups = {}
@@ -1038,7 +1047,7 @@ def _worst(ratios) -> float | None:
     ratios = [r for r in ratios if r is not None]
     return max(ratios) if ratios else None
 
-
+# %% ../nbs/10_bench.ipynb #f5244df5
 def thread_verdicts(summary: list[dict]) -> list[dict]:
     "Per configuration: worst ratio over every stage, quiet (vs the best quiet), loaded (vs its quiet)."
     out = []
@@ -1057,14 +1066,17 @@ def thread_verdicts(summary: list[dict]) -> list[dict]:
 
 # %% ../nbs/10_bench.ipynb #223ab3c3
 def _fmt(v: float, metric: str) -> str:
+    "A median as the table shows it: images per second, or milliseconds."
     return f'{v:.0f} img/s' if metric in LOWER_IS_WORSE else f'{v * 1000:.1f} ms'
 
-
+# %% ../nbs/10_bench.ipynb #0ed413eb
 def _times(r: float | None) -> str:
+    "A ratio as `1.23×`."
     return '–' if r is None else f'{r:.2f}×'
 
-
+# %% ../nbs/10_bench.ipynb #d58dded6
 def _verdict_table(res: dict) -> list[str]:
+    "Markdown lines of the verdict table of a `bench_threads` result."
     loads = [ld for ld in res['loads'] if ld]
     head = '| configuration | quiet: worst stage vs best | ' + ' | '.join(
         f'{ld} busy: worst vs own quiet' for ld in loads
@@ -1084,6 +1096,7 @@ def _verdict_table(res: dict) -> list[str]:
 
 # %% ../nbs/10_bench.ipynb #b1619900
 def _load_table(res: dict, load: int) -> list[str]:
+    "Markdown lines of the medians at one load level."
     s = [r for r in res['summary'] if r['load'] == load]
     cfgs, key = [c['name'] for c in res['configs']], 'vs_best_quiet' if load == 0 else 'vs_quiet'
     cell = {(r['model'], r['stage'], r['metric'], r['config']): r for r in s}
@@ -1099,7 +1112,7 @@ def _load_table(res: dict, load: int) -> list[str]:
         lines.append(f'| {m} | {st} | {q} | ' + ' | '.join(txt) + ' |')
     return lines + ['']
 
-
+# %% ../nbs/10_bench.ipynb #68a9c34b
 def threads_markdown(res: dict) -> str:
     "The thread benchmark as markdown: verdicts, then the medians at each load level."
     load = res['other_load_at_start']
