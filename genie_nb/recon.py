@@ -59,7 +59,9 @@ METHODS = tuple(PTQ_METHOD_SPECS)  # the method names (the CLI's choices), in th
 # %% ../nbs/06_recon.ipynb #6fdb366d
 ROUND_WEIGHT = {name: spec.round_weight for name, spec in PTQ_METHOD_SPECS.items()}  # published λ (ResNet)
 FAMILY_ROUND_WEIGHT = {
-    name: dict(spec.family_round_weight) for name, spec in PTQ_METHOD_SPECS.items() if spec.family_round_weight
+    name: dict(spec.family_round_weight)
+    for name, spec in PTQ_METHOD_SPECS.items()
+    if spec.family_round_weight
 }
 BRECQ_ACT_STAGE = dict(iters_ratio=0.25, lr=4e-4, p=2.4)  # BRECQ: iters_a 5000 / iters_w 20000, --lr, --p
 WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) | raw min/max (BRECQ)
