@@ -109,7 +109,7 @@ NONNEGATIVE_INTS = ('iters', 'workers')  # may be 0
 def _flag(k: str) -> str:
     return '--' + k.replace('_', '-')
 
-
+# %% ../nbs/09_cli.ipynb #1537360b
 def check_options(a):
     "GenieError for the first option value that cannot work: counts, seed, bit widths, devices."
     for k in POSITIVE_INTS + NONNEGATIVE_INTS:
@@ -137,7 +137,7 @@ def transform_desc(size: int) -> str:
     resize = int(round(size * 256 / 224))
     return f"Resize({resize}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
 
-
+# %% ../nbs/09_cli.ipynb #0a464e81
 def _rgb_square(shape, what):
     if shape[0] != 3 or shape[1] != shape[2]:
         raise GenieError(
@@ -146,7 +146,7 @@ def _rgb_square(shape, what):
         )
     return shape[1]
 
-
+# %% ../nbs/09_cli.ipynb #afd6fb61
 def val_loader(a, shape, device):
     "(DataLoader, transform description) over `--val-dir`; workers and pinned memory on CUDA."
     size, cuda = _rgb_square(shape, '--val-dir'), torch.device(device).type == 'cuda'
@@ -178,13 +178,13 @@ def real_calibration(a, model, shape) -> SyntheticData:
         ),
     )
 
-
+# %% ../nbs/09_cli.ipynb #5c64c6ad
 def _add_real(p):
     p.add_argument(
         '--train-dir', default=None, help='ImageFolder for --data real / --method real (few-shot calibration)'
     )
 
-
+# %% ../nbs/09_cli.ipynb #c4010f85
 def _add_val(p):
     p.add_argument(
         '--val-dir', default=None, help='ImageFolder to evaluate on (needed for torchvision models)'
@@ -208,7 +208,7 @@ def eval_data(a, meta: dict, shape, device):
         )
     return None, None, None
 
-
+# %% ../nbs/09_cli.ipynb #bc6d4690
 def cmd_eval(a):
     "Evaluate a model (FP32 or `--quant`) on `--val-dir` or (bundled models) the Fashion-MNIST test set."
     model, meta = resolve_model(a.model, a.weights)
@@ -227,7 +227,7 @@ def cmd_eval(a):
         r, seconds=round(t.s, 3), model=a.model, quant=a.quant, data=data, transform=tf, device=str(dev)
     )
 
-
+# %% ../nbs/09_cli.ipynb #2a242838
 def _eval_parser(sub):
     p = add_common(
         sub.add_parser('eval', help='top-1 on --val-dir or (bundled models) the Fashion-MNIST test set')
@@ -260,7 +260,7 @@ def synth_config(a, **extra) -> SynthConfig:
         a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra
     )
 
-
+# %% ../nbs/09_cli.ipynb #2978e39f
 def _check_real(a, meta, method):
     if a.train_dir and method != 'real':
         flag = '--method' if a.command == 'synth' else '--data'
@@ -272,11 +272,11 @@ def _check_real(a, meta, method):
         )
     return bool(a.train_dir)
 
-
+# %% ../nbs/09_cli.ipynb #fe10cf26
 class Interrupted(Exception):
     "Ctrl-C: the message says what was kept and how to resume (exit code 130)."
 
-
+# %% ../nbs/09_cli.ipynb #2d5759f4
 def check_not_interrupted(data: SyntheticData, out):
     "Turn a synthesis stopped by Ctrl-C into `Interrupted`, saying what is kept and how to resume."
     if data.meta.get('stopped') == 'interrupted':
@@ -284,7 +284,7 @@ def check_not_interrupted(data: SyntheticData, out):
                           "rerun the same command to resume")
     return data
 
-
+# %% ../nbs/09_cli.ipynb #e864cb0c
 def _synthesize_to(a, model, meta, shape, out):
     if _check_real(a, meta, a.method):
         data = real_calibration(a, model, shape)
@@ -292,7 +292,7 @@ def _synthesize_to(a, model, meta, shape, out):
         return data
     return _synth_data(a, model, synth_config(a, input_shape=shape), out)
 
-
+# %% ../nbs/09_cli.ipynb #1018ab46
 def cmd_synth(a):
     "Make calibration data for a model and save it."
     out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a))
@@ -317,7 +317,7 @@ def cmd_synth(a):
         ranks=a.nproc if a.nproc > 1 else rank_and_world()[1],
     )
 
-
+# %% ../nbs/09_cli.ipynb #85a3d326
 def _add_budget(p):
     p.add_argument(
         '--preset',
@@ -329,7 +329,7 @@ def _add_budget(p):
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
 
-
+# %% ../nbs/09_cli.ipynb #160becb1
 def _synth_parser(sub):
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
     p.add_argument('--method', default='genie', choices=list(SYNTH_METHODS))
@@ -366,7 +366,7 @@ def _data_file(a, model, shape) -> SyntheticData:
     print(f"genie-nb quantize: warning: {msg}; using them anyway (--allow-partial)", file=sys.stderr)
     return data
 
-
+# %% ../nbs/09_cli.ipynb #b3f5b3d7
 def _calibration(a, model, meta=None, shape=None):
     if Path(a.data).exists():
         return _data_file(a, model, shape)
@@ -387,14 +387,14 @@ def _calibration(a, model, meta=None, shape=None):
     data = synthesize(model, cfg, on_event=bar, out=out)
     return check_not_interrupted(data, out)
 
-
+# %% ../nbs/09_cli.ipynb #1337b7f4
 def _recon_progress(ev):
     if ev['kind'] == 'unit_done':
         loss = f"loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g}"
         unit = f"unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}"
         print(f"  {unit}: {loss} ({ev['seconds']:.1f} s)", file=sys.stderr)
 
-
+# %% ../nbs/09_cli.ipynb #35c952f7
 def quant_config(a) -> QuantConfig:
     "A QuantConfig from the preset and the explicit CLI options (built before any work, so it checks them)."
     iters = {'iters': a.iters} if a.iters is not None else {}
@@ -402,7 +402,7 @@ def quant_config(a) -> QuantConfig:
                               device=a.device, cache_device=a.cache_device, round_weight=a.round_weight,
                               weight_range=a.weight_range, **iters)
 
-
+# %% ../nbs/09_cli.ipynb #fc7d5fc9
 def _reconstruct(a, model, data, cfg):
     "Genie-M (or a baseline) with per-unit resume from `OUT.progress`; Ctrl-C says how to resume."
     progress = Path(str(a.out) + '.progress')
@@ -412,7 +412,7 @@ def _reconstruct(a, model, data, cfg):
         msg = f"finished units are kept in {progress}; rerun the same command to resume"
         raise Interrupted(msg) from None
 
-
+# %% ../nbs/09_cli.ipynb #a6e6332e
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
     out = check_output(a.out, input_paths(a))
@@ -462,7 +462,7 @@ def cmd_quantize(a):
         **(_mixed_result(model, qm, a) if policy else {}),
     )
 
-
+# %% ../nbs/09_cli.ipynb #388bb0b5
 def _quantize_parser(sub):
     p = add_common(
         sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, BRECQ, AdaRound, RTN)')
@@ -533,7 +533,7 @@ def cmd_demo(a):
         )
     return dict(r, seconds=round(t.s, 1))
 
-
+# %% ../nbs/09_cli.ipynb #b8acc5e6
 def _demo_table(r):
     lines = [f"{'':<36}{'top-1 %':>8}{'data s':>9}{'quant s':>9}"] + [
         f"{x['model']:<36}{x['top1']:>8.2f}{x['data_seconds']:>9.1f}{x['quant_seconds']:>9.1f}"
@@ -541,7 +541,7 @@ def _demo_table(r):
     ]
     return '\n'.join(lines + [f"total {r['seconds']} s; artifacts in {r['out_dir']}"])
 
-
+# %% ../nbs/09_cli.ipynb #bb24e785
 def _demo_parser(sub):
     p = add_common(sub.add_parser('demo', help='zero-shot W4A4 on the bundled model, end to end'))
     p.add_argument('--w-bits', type=int, default=4)
@@ -589,7 +589,7 @@ def cmd_bench(a):
     atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
     return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
 
-
+# %% ../nbs/09_cli.ipynb #06dff952
 def _shard(s: str) -> tuple:
     "'K/N' -> (K, N), with a clear error for anything else."
     try:
@@ -599,7 +599,7 @@ def _shard(s: str) -> tuple:
         raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
     return k, n
 
-
+# %% ../nbs/09_cli.ipynb #68f6d460
 def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
     "Seconds per weight-slider move of the QuantErrorExplorer (chart; chart + top-1 on `n_test` test images)."
     from genie_nb.widgets import QuantErrorExplorer
@@ -622,7 +622,7 @@ def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
         threads=torch.get_num_threads(),
     )
 
-
+# %% ../nbs/09_cli.ipynb #70ebefea
 def _bench_parser(sub):
     kinds = ['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export', 'threads']
     p = add_common(sub.add_parser('bench', help='benchmarks: ' + ', '.join(kinds)))
@@ -735,7 +735,7 @@ def _add_w_budget(p):
     )
     p.add_argument('--w-candidates', default='2,3,4,8', help='weight widths --w-budget chooses from')
 
-
+# %% ../nbs/09_cli.ipynb #0a7be893
 def _check_w_budget(a):
     "Validate `--w-budget`/`--w-candidates` before any long work; store the parsed candidates on `a`."
     if getattr(a, 'w_budget', None) is None:
@@ -761,7 +761,7 @@ def _budget_policy(a, model, data):
 
     return BitPolicy.from_budget(model, data, a.w_budget, a.a_bits, a.w_cands)
 
-
+# %% ../nbs/09_cli.ipynb #20e20c79
 def _mixed_result(model, qm, a) -> dict:
     "The JSON keys of a `--w-budget` run: the chosen width per layer and the storage achieved."
     from genie_nb.mixed import weight_storage
@@ -817,14 +817,14 @@ def cmd_bench_threads(a) -> dict:
 # %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser, _export_parser]
 
-
+# %% ../nbs/09_cli.ipynb #c50ff92d
 class OneLineParser(argparse.ArgumentParser):
     "argparse whose errors are a `GenieError` (one line, exit 2 through `main`) instead of a usage block."
 
     def error(self, message):
         raise GenieError(f"{message} (see {self.prog} --help)")
 
-
+# %% ../nbs/09_cli.ipynb #e13875e4
 def build_parser():
     "The `genie-nb` argument parser."
     ap = OneLineParser(prog='genie-nb', description='Zero-shot quantization (Genie) on the command line')
@@ -842,7 +842,7 @@ def _fail(command: str, kind: str, msg, code: int, as_json: bool) -> int:
         print(json.dumps({'error': msg, 'kind': kind, 'exit': code}))
     return code
 
-
+# %% ../nbs/09_cli.ipynb #5fb90d14
 def _run(a) -> dict:
     "Check every option, set threads and seed, pick the preset, run the command."
     check_options(a)
@@ -881,7 +881,7 @@ def main(argv=None) -> int:
         print(json.dumps(r) if a.json else a.fmt(r))
     return 0
 
-
+# %% ../nbs/09_cli.ipynb #c67c5f78
 def cli():
     "Console-script wrapper."
     sys.exit(main())
