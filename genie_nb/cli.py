@@ -13,29 +13,15 @@ from .core import *
 from .models import *
 from .data import *
 from .evaluate import evaluate
-from genie_nb.synth import (
-    SynthConfig,
-    SyntheticData,
-    synthesize,
-    tqdm_subscriber,
-    bench_synth,
-    METHODS as SYNTH_METHODS,
-)
+from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
+from .synth import METHODS as SYNTH_METHODS
 from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
 from .recon import QuantConfig, quantize, bench_recon, METHODS as PTQ_METHODS, WEIGHT_RANGES
 from .core import model_fingerprint
-from genie_nb.bench import (
-    run_demo,
-    run_grid,
-    results_markdown,
-    grid_rows,
-    policy_str,
-    GRIDS,
-    grid_csv,
-    synth_quality,
-    save_figures,
-)
+from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv
+from .bench import synth_quality, save_figures
+from .bench import bench_threads, THREAD_MODELS
 
 # %% auto #0
 __all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add_common', 'input_shape', 'check_options',
@@ -109,7 +95,7 @@ NONNEGATIVE_INTS = ('iters', 'workers')  # may be 0
 def _flag(k: str) -> str:
     return '--' + k.replace('_', '-')
 
-
+# %% ../nbs/09_cli.ipynb #1537360b
 def check_options(a):
     "GenieError for the first option value that cannot work: counts, seed, bit widths, devices."
     for k in POSITIVE_INTS + NONNEGATIVE_INTS:
@@ -137,7 +123,7 @@ def transform_desc(size: int) -> str:
     resize = int(round(size * 256 / 224))
     return f"Resize({resize}, bilinear) → CenterCrop({size}) → ToTensor → Normalize(ImageNet mean/std)"
 
-
+# %% ../nbs/09_cli.ipynb #0a464e81
 def _rgb_square(shape, what):
     if shape[0] != 3 or shape[1] != shape[2]:
         raise GenieError(
@@ -146,7 +132,7 @@ def _rgb_square(shape, what):
         )
     return shape[1]
 
-
+# %% ../nbs/09_cli.ipynb #afd6fb61
 def val_loader(a, shape, device):
     "(DataLoader, transform description) over `--val-dir`; workers and pinned memory on CUDA."
     size, cuda = _rgb_square(shape, '--val-dir'), torch.device(device).type == 'cuda'
@@ -178,13 +164,13 @@ def real_calibration(a, model, shape) -> SyntheticData:
         ),
     )
 
-
+# %% ../nbs/09_cli.ipynb #5c64c6ad
 def _add_real(p):
     p.add_argument(
         '--train-dir', default=None, help='ImageFolder for --data real / --method real (few-shot calibration)'
     )
 
-
+# %% ../nbs/09_cli.ipynb #c4010f85
 def _add_val(p):
     p.add_argument(
         '--val-dir', default=None, help='ImageFolder to evaluate on (needed for torchvision models)'
@@ -208,7 +194,7 @@ def eval_data(a, meta: dict, shape, device):
         )
     return None, None, None
 
-
+# %% ../nbs/09_cli.ipynb #bc6d4690
 def cmd_eval(a):
     "Evaluate a model (FP32 or `--quant`) on `--val-dir` or (bundled models) the Fashion-MNIST test set."
     model, meta = resolve_model(a.model, a.weights)
@@ -227,7 +213,7 @@ def cmd_eval(a):
         r, seconds=round(t.s, 3), model=a.model, quant=a.quant, data=data, transform=tf, device=str(dev)
     )
 
-
+# %% ../nbs/09_cli.ipynb #2a242838
 def _eval_parser(sub):
     p = add_common(
         sub.add_parser('eval', help='top-1 on --val-dir or (bundled models) the Fashion-MNIST test set')
@@ -260,7 +246,7 @@ def synth_config(a, **extra) -> SynthConfig:
         a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra
     )
 
-
+# %% ../nbs/09_cli.ipynb #2978e39f
 def _check_real(a, meta, method):
     if a.train_dir and method != 'real':
         flag = '--method' if a.command == 'synth' else '--data'
@@ -272,19 +258,20 @@ def _check_real(a, meta, method):
         )
     return bool(a.train_dir)
 
-
+# %% ../nbs/09_cli.ipynb #fe10cf26
 class Interrupted(Exception):
     "Ctrl-C: the message says what was kept and how to resume (exit code 130)."
 
-
+# %% ../nbs/09_cli.ipynb #2d5759f4
 def check_not_interrupted(data: SyntheticData, out):
     "Turn a synthesis stopped by Ctrl-C into `Interrupted`, saying what is kept and how to resume."
     if data.meta.get('stopped') == 'interrupted':
-        raise Interrupted(f"kept {len(data)} of {data.meta.get('n')} images in {out}; "
-                          "rerun the same command to resume")
+        raise Interrupted(
+            f"kept {len(data)} of {data.meta.get('n')} images in {out}; rerun the same command to resume"
+        )
     return data
 
-
+# %% ../nbs/09_cli.ipynb #e864cb0c
 def _synthesize_to(a, model, meta, shape, out):
     if _check_real(a, meta, a.method):
         data = real_calibration(a, model, shape)
@@ -292,7 +279,7 @@ def _synthesize_to(a, model, meta, shape, out):
         return data
     return _synth_data(a, model, synth_config(a, input_shape=shape), out)
 
-
+# %% ../nbs/09_cli.ipynb #1018ab46
 def cmd_synth(a):
     "Make calibration data for a model and save it."
     out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a))
@@ -304,6 +291,11 @@ def cmd_synth(a):
     if data is None:
         return None  # another rank of a torchrun job: rank 0 reports
     check_not_interrupted(data, out)
+    return _synth_result(a, data, out)
+
+# %% ../nbs/09_cli.ipynb #5ec9310b
+def _synth_result(a, data: SyntheticData, out) -> dict:
+    "The result of `synth` (JSON keys) for the data saved in `out`."
     m = data.meta
     return dict(
         n=len(data),
@@ -317,7 +309,7 @@ def cmd_synth(a):
         ranks=a.nproc if a.nproc > 1 else rank_and_world()[1],
     )
 
-
+# %% ../nbs/09_cli.ipynb #85a3d326
 def _add_budget(p):
     p.add_argument(
         '--preset',
@@ -329,8 +321,19 @@ def _add_budget(p):
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
 
+# %% ../nbs/09_cli.ipynb #160becb1
+def _synth_line(r: dict) -> str:
+    "The one-line summary of `synth` (without `--json`)."
+    loss = (
+        f", BN loss {r['bn_loss_first']:.4f} → {r['bn_loss_last']:.4f}"
+        if r['bn_loss_first'] is not None
+        else ''
+    )
+    return f"{r['n']} {r['method']} images → {r['out']} in {r['seconds']} s" + loss
 
+# %% ../nbs/09_cli.ipynb #e300a4e7
 def _synth_parser(sub):
+    "The `synth` subcommand."
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
     p.add_argument('--method', default='genie', choices=list(SYNTH_METHODS))
     _add_budget(p)
@@ -339,17 +342,7 @@ def _synth_parser(sub):
     p.add_argument(
         '--out', default=None, help='output file (default synth_METHOD.pt); resumes when it exists'
     )
-    p.set_defaults(
-        func=cmd_synth,
-        fmt=lambda r: (
-            f"{r['n']} {r['method']} images → {r['out']} in {r['seconds']} s"
-            + (
-                f", BN loss {r['bn_loss_first']:.4f} → {r['bn_loss_last']:.4f}"
-                if r['bn_loss_first'] is not None
-                else ''
-            )
-        ),
-    )
+    p.set_defaults(func=cmd_synth, fmt=_synth_line)
 
 # %% ../nbs/09_cli.ipynb #6e241ad4
 def _data_file(a, model, shape) -> SyntheticData:
@@ -366,43 +359,43 @@ def _data_file(a, model, shape) -> SyntheticData:
     print(f"genie-nb quantize: warning: {msg}; using them anyway (--allow-partial)", file=sys.stderr)
     return data
 
-
+# %% ../nbs/09_cli.ipynb #b3f5b3d7
 def _calibration(a, model, meta=None, shape=None):
+    "The calibration data `--data` names: a file, real images, or images synthesized now."
     if Path(a.data).exists():
         return _data_file(a, model, shape)
     if a.data not in SYNTH_METHODS:
         raise GenieError(f"--data {a.data!r} is neither a data file nor one of {', '.join(SYNTH_METHODS)}")
     if _check_real(a, meta or {}, a.data):
         return real_calibration(a, model, shape)
-    cfg = SynthConfig.preset(
-        a.preset,
-        method=a.data,
-        seed=a.seed,
-        device=str(pick_device(a.device)),
-        input_shape=shape,
-        **{k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None},
-    )
+    return _synth_calibration(a, model, shape)
+
+# %% ../nbs/09_cli.ipynb #b1ca1f2f
+def _synth_calibration(a, model, shape) -> SyntheticData:
+    "`--data METHOD`: synthesize the calibration images now (resumable from `OUT.METHOD.pt`)."
+    dev = str(pick_device(a.device))
+    budget = {k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None}
+    cfg = SynthConfig.preset(a.preset, method=a.data, seed=a.seed, device=dev, input_shape=shape, **budget)
     out = Path(str(a.out) + f'.{a.data}.pt')
     bar = None if a.json else tqdm_subscriber(desc=f'{a.data} data')
     data = synthesize(model, cfg, on_event=bar, out=out)
     return check_not_interrupted(data, out)
 
-
+# %% ../nbs/09_cli.ipynb #1337b7f4
 def _recon_progress(ev):
     if ev['kind'] == 'unit_done':
         loss = f"loss {ev.get('rtn_loss', 0):.4g} → {ev.get('loss', 0):.4g}"
         unit = f"unit {ev['index'] + 1}/{ev['n_units']} {ev['unit']}"
         print(f"  {unit}: {loss} ({ev['seconds']:.1f} s)", file=sys.stderr)
 
-
+# %% ../nbs/09_cli.ipynb #35c952f7
 def quant_config(a) -> QuantConfig:
     "A QuantConfig from the preset and the explicit CLI options (built before any work, so it checks them)."
     iters = {'iters': a.iters} if a.iters is not None else {}
-    return QuantConfig.preset(a.preset, w_bits=a.w_bits, a_bits=a.a_bits, method=a.method, seed=a.seed,
-                              device=a.device, cache_device=a.cache_device, round_weight=a.round_weight,
-                              weight_range=a.weight_range, **iters)
+    names = ('w_bits', 'a_bits', 'method', 'seed', 'device', 'cache_device', 'round_weight', 'weight_range')
+    return QuantConfig.preset(a.preset, **{k: getattr(a, k) for k in names}, **iters)
 
-
+# %% ../nbs/09_cli.ipynb #fc7d5fc9
 def _reconstruct(a, model, data, cfg):
     "Genie-M (or a baseline) with per-unit resume from `OUT.progress`; Ctrl-C says how to resume."
     progress = Path(str(a.out) + '.progress')
@@ -412,7 +405,22 @@ def _reconstruct(a, model, data, cfg):
         msg = f"finished units are kept in {progress}; rerun the same command to resume"
         raise Interrupted(msg) from None
 
+# %% ../nbs/09_cli.ipynb #93b08135
+def _apply_budget(a, model, data: SyntheticData, cfg: QuantConfig) -> tuple:
+    "(config, policy): with `--w-budget` the config takes the `BitPolicy` chosen on `data`; else (cfg, None)."
+    policy = _budget_policy(a, model, data)
+    if policy is not None:
+        cfg = replace(cfg, w_bits=policy.w_bits, policy=policy)
+    return cfg, policy
 
+# %% ../nbs/09_cli.ipynb #aef116eb
+def _top1_pair(qm, model, test, dev) -> tuple:
+    "(quantized top-1, FP32 top-1) on the loader `test`; (None, None) without evaluation data."
+    if not test:
+        return None, None
+    return evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1']
+
+# %% ../nbs/09_cli.ipynb #a6e6332e
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
     out = check_output(a.out, input_paths(a))
@@ -423,24 +431,28 @@ def cmd_quantize(a):
     dev = pick_device(a.device)
     with OutputLock(out):
         data = _calibration(a, model, meta, shape)
-        policy = _budget_policy(a, model, data)
-        if policy is not None:
-            cfg = replace(cfg, w_bits=policy.w_bits, policy=policy)
+        cfg, policy = _apply_budget(a, model, data, cfg)
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
         save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)))
         Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
-    top1, fp = (
-        (evaluate(qm.to(dev), test, device=dev)['top1'], evaluate(model.to(dev), test, device=dev)['top1'])
-        if test
-        else (None, None)
-    )
+    top1, fp = _top1_pair(qm, model, test, dev)
     return dict(
         top1=top1,
         fp_top1=fp,
         seconds=round(t.s, 1),
         out=str(a.out),
+        **_protocol(a, qm, data, cfg, dev),
+        eval_data=ev_data,
+        transform=tf,
+        **(_mixed_result(model, qm, a) if policy else {}),
+    )
+
+# %% ../nbs/09_cli.ipynb #3d6b1417
+def _protocol(a, qm, data: SyntheticData, cfg: QuantConfig, dev) -> dict:
+    "The protocol keys of `quantize`'s result: what was quantized, how, and on which data."
+    return dict(
         method=a.method,
         w_bits=a.w_bits,
         a_bits=a.a_bits,
@@ -457,23 +469,11 @@ def cmd_quantize(a):
         fp_weight_fraction=float(quant_report(qm).attrs['fp_fraction']),
         device=str(dev),
         input_shape=list(data.images.shape[1:]),
-        eval_data=ev_data,
-        transform=tf,
-        **(_mixed_result(model, qm, a) if policy else {}),
     )
 
-
-def _quantize_parser(sub):
-    p = add_common(
-        sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, BRECQ, AdaRound, RTN)')
-    )
-    p.add_argument(
-        '--data',
-        default='genie',
-        help="a file from `genie-nb synth`, a plain (N, C, H, W) image tensor file, or "
-        f"{'|'.join(SYNTH_METHODS)} "
-        "to make it now",
-    )
+# %% ../nbs/09_cli.ipynb #388bb0b5
+def _add_ptq(p):
+    "The reconstruction options of `quantize`: method, λ, weight range, bit widths or budget, steps, cache."
     p.add_argument('--method', default='genie', choices=list(PTQ_METHODS))
     p.add_argument(
         '--round-weight',
@@ -496,6 +496,28 @@ def _quantize_parser(sub):
     p.add_argument(
         '--cache-device', default='cpu', help='where cached block inputs/outputs live (cpu or cuda)'
     )
+
+# %% ../nbs/09_cli.ipynb #fe2d95bb
+def _quantize_line(r: dict) -> str:
+    "The one-line summary of `quantize` (without `--json`)."
+    top1 = f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else ''
+    what = f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images"
+    return f"{what} → {r['out']} in {r['seconds']} s" + top1
+
+# %% ../nbs/09_cli.ipynb #f8eab17f
+def _quantize_parser(sub):
+    "The `quantize` subcommand."
+    p = add_common(
+        sub.add_parser('quantize', help='post-training quantization (Genie-M, QDrop, BRECQ, AdaRound, RTN)')
+    )
+    p.add_argument(
+        '--data',
+        default='genie',
+        help="a file from `genie-nb synth`, a plain (N, C, H, W) image tensor file, or "
+        f"{'|'.join(SYNTH_METHODS)} "
+        "to make it now",
+    )
+    _add_ptq(p)
     p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
     p.add_argument('--out', default='quantized.qpt')
     p.add_argument(
@@ -504,14 +526,7 @@ def _quantize_parser(sub):
     _add_budget(p)
     _add_real(p)
     _add_val(p)
-    p.set_defaults(
-        func=cmd_quantize,
-        fmt=lambda r: (
-            f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images → {r['out']} "
-            f"in {r['seconds']} s"
-            + (f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else '')
-        ),
-    )
+    p.set_defaults(func=cmd_quantize, fmt=_quantize_line)
 
 # %% ../nbs/09_cli.ipynb #7dab462e
 def cmd_demo(a):
@@ -533,16 +548,18 @@ def cmd_demo(a):
         )
     return dict(r, seconds=round(t.s, 1))
 
-
+# %% ../nbs/09_cli.ipynb #b8acc5e6
 def _demo_table(r):
+    "The demo's rows (top-1, data and quantization seconds) as a fixed-width table."
     lines = [f"{'':<36}{'top-1 %':>8}{'data s':>9}{'quant s':>9}"] + [
         f"{x['model']:<36}{x['top1']:>8.2f}{x['data_seconds']:>9.1f}{x['quant_seconds']:>9.1f}"
         for x in r['rows']
     ]
     return '\n'.join(lines + [f"total {r['seconds']} s; artifacts in {r['out_dir']}"])
 
-
+# %% ../nbs/09_cli.ipynb #bb24e785
 def _demo_parser(sub):
+    "The `demo` subcommand."
     p = add_common(sub.add_parser('demo', help='zero-shot W4A4 on the bundled model, end to end'))
     p.add_argument('--w-bits', type=int, default=4)
     p.add_argument('--a-bits', type=int, default=4)
@@ -569,9 +586,19 @@ def cmd_bench(a):
     if a.what == 'figures':
         return dict(figures=save_figures('bench'))
     if a.what == 'quality':
-        r = synth_quality(a.model, a.cache, seed=a.seed)
-        atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json')
-        return r
+        return _bench_quality(a)
+    return _bench_grid(a)
+
+# %% ../nbs/09_cli.ipynb #31b2a940
+def _bench_quality(a) -> dict:
+    "`bench quality`: BN loss of Genie vs ZeroQ at equal steps and class balance, saved as JSON."
+    r = synth_quality(a.model, a.cache, seed=a.seed)
+    atomic_write_text(json.dumps(r, indent=1) + '\n', 'bench/synth_quality.json')
+    return r
+
+# %% ../nbs/09_cli.ipynb #ab0010bd
+def _bench_grid(a) -> dict:
+    "`bench grid`: this shard's unfinished rows of `--grid` into the CSV, then the table (`.md`) beside it."
     csv_path = a.csv or grid_csv(a.grid)
     rows_fn, n_default, iters = GRIDS[a.grid]
     n = run_grid(
@@ -589,17 +616,18 @@ def cmd_bench(a):
     atomic_write_text(md + '\n', Path(csv_path).with_suffix('.md'))
     return dict(rows_run=n, csv=csv_path, markdown=str(Path(csv_path).with_suffix('.md')))
 
-
+# %% ../nbs/09_cli.ipynb #06dff952
 def _shard(s: str) -> tuple:
     "'K/N' -> (K, N), with a clear error for anything else."
     try:
         k, n = (int(v) for v in s.split('/'))
-        assert 0 <= k < n
-    except Exception:
+    except ValueError:
+        k, n = -1, 0  # not two integers: refused below
+    if not 0 <= k < n:
         raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
     return k, n
 
-
+# %% ../nbs/09_cli.ipynb #68f6d460
 def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
     "Seconds per weight-slider move of the QuantErrorExplorer (chart; chart + top-1 on `n_test` test images)."
     from genie_nb.widgets import QuantErrorExplorer
@@ -622,14 +650,9 @@ def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
         threads=torch.get_num_threads(),
     )
 
-
-def _bench_parser(sub):
-    kinds = ['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export', 'threads']
-    p = add_common(sub.add_parser('bench', help='benchmarks: ' + ', '.join(kinds)))
-    p.add_argument('what', choices=kinds)
-    p.add_argument('--batch', type=int, default=None)
-    p.add_argument('--steps', type=int, default=None)
-    p.add_argument('--reps', type=int, default=5, help='bench export: timed calls per measurement')
+# %% ../nbs/09_cli.ipynb #70ebefea
+def _add_grid(p):
+    "The options of `bench grid`: which grid, images per row, where the CSV and the cache go."
     p.add_argument(
         '--grid',
         default='main',
@@ -650,6 +673,17 @@ def _bench_parser(sub):
         help='results CSV (default: bench/results.csv for main, bench/<grid>.csv otherwise)',
     )
     p.add_argument('--cache', default='bench/cache')
+
+# %% ../nbs/09_cli.ipynb #ce04f286
+def _bench_parser(sub):
+    "The `bench` subcommand."
+    kinds = ['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export', 'threads']
+    p = add_common(sub.add_parser('bench', help='benchmarks: ' + ', '.join(kinds)))
+    p.add_argument('what', choices=kinds)
+    p.add_argument('--batch', type=int, default=None)
+    p.add_argument('--steps', type=int, default=None)
+    p.add_argument('--reps', type=int, default=5, help='bench export: timed calls per measurement')
+    _add_grid(p)
     p.add_argument('--models', default=None, help='grid: default,mbv2; threads: default,mbv2,resnet18')
     p.add_argument('--budget', type=float, default=660, help='threads: seconds before no new round starts')
     p.add_argument('--max-rows', type=int, default=None)
@@ -662,6 +696,7 @@ def _bench_parser(sub):
 
 # %% ../nbs/09_cli.ipynb #477d0bdd
 def _export_paths(a) -> tuple[Path, Path]:
+    "(input, output) resolved; the output may be neither the input file nor a folder."
     src, out = Path(a.quant).resolve(), Path(a.out).resolve()
     if out == src:
         raise GenieError(
@@ -692,11 +727,12 @@ def cmd_export(a):
         )
     src, out = _export_paths(a)
     qm = load_quantized(src, _fp_model_for(a, read_quantized(src)['meta']))
-    if a.format == 'onnx':
-        shape = input_shape(a, qm.meta) if a.input_shape else None
-        export_onnx(qm, out, shape, a.opset)
-    else:
-        save_quantized(qm, out)
+    with OutputLock(out):
+        if a.format == 'onnx':
+            shape = input_shape(a, qm.meta) if a.input_shape else None
+            export_onnx(qm, out, shape, a.opset)
+        else:
+            save_quantized(qm, out)
     r = dict(format=a.format, out=str(out), bytes=out.stat().st_size, source_bytes=src.stat().st_size)
     return {**r, 'ops': op_types(out)} if a.format == 'onnx' else r
 
@@ -735,7 +771,7 @@ def _add_w_budget(p):
     )
     p.add_argument('--w-candidates', default='2,3,4,8', help='weight widths --w-budget chooses from')
 
-
+# %% ../nbs/09_cli.ipynb #0a7be893
 def _check_w_budget(a):
     "Validate `--w-budget`/`--w-candidates` before any long work; store the parsed candidates on `a`."
     if getattr(a, 'w_budget', None) is None:
@@ -761,7 +797,7 @@ def _budget_policy(a, model, data):
 
     return BitPolicy.from_budget(model, data, a.w_budget, a.a_bits, a.w_cands)
 
-
+# %% ../nbs/09_cli.ipynb #20e20c79
 def _mixed_result(model, qm, a) -> dict:
     "The JSON keys of a `--w-budget` run: the chosen width per layer and the storage achieved."
     from genie_nb.mixed import weight_storage
@@ -786,17 +822,20 @@ def _mixed_report(csv_path) -> str:
     return mixed_markdown(csv_path)
 
 # %% ../nbs/09_cli.ipynb #3b7d91ae
-from .bench import bench_threads, THREAD_MODELS
-
-
-def cmd_bench_threads(a) -> dict:
-    "The thread benchmark (~11 minutes by default: `--budget` seconds, then the round in progress ends)."
+def _thread_models(a) -> tuple:
+    "The models `bench threads --models` names (default: all three), each one `bench_threads` knows."
     models = tuple((a.models or 'default,mbv2,resnet18').split(','))
     bad = [m for m in models if m not in THREAD_MODELS]
     if bad:
         raise GenieError(
             f"bench threads --models: unknown {', '.join(bad)}; choose from {', '.join(THREAD_MODELS)}"
         )
+    return models
+
+# %% ../nbs/09_cli.ipynb #a469c583
+def cmd_bench_threads(a) -> dict:
+    "The thread benchmark (~11 minutes by default: `--budget` seconds, then the round in progress ends)."
+    models = _thread_models(a)
     check_number(a.budget, '--budget', strict=False)
     res = bench_threads(
         'bench',
@@ -817,14 +856,14 @@ def cmd_bench_threads(a) -> dict:
 # %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser, _export_parser]
 
-
+# %% ../nbs/09_cli.ipynb #c50ff92d
 class OneLineParser(argparse.ArgumentParser):
     "argparse whose errors are a `GenieError` (one line, exit 2 through `main`) instead of a usage block."
 
     def error(self, message):
         raise GenieError(f"{message} (see {self.prog} --help)")
 
-
+# %% ../nbs/09_cli.ipynb #e13875e4
 def build_parser():
     "The `genie-nb` argument parser."
     ap = OneLineParser(prog='genie-nb', description='Zero-shot quantization (Genie) on the command line')
@@ -842,7 +881,17 @@ def _fail(command: str, kind: str, msg, code: int, as_json: bool) -> int:
         print(json.dumps({'error': msg, 'kind': kind, 'exit': code}))
     return code
 
+# %% ../nbs/09_cli.ipynb #aefc3d4f
+def _add_run_keys(r: dict, command: str, cuda: bool):
+    "Add the threads in force and why (`threads`, `thread_policy`, `other_load`; CUDA `peak_gpu_mib`) to `r`."
+    r.update(
+        threads=torch.get_num_threads(), **{k: THREAD_CHOICE[k] for k in ('thread_policy', 'other_load')}
+    )
+    if cuda:
+        r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        print(f"genie-nb {command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
 
+# %% ../nbs/09_cli.ipynb #5fb90d14
 def _run(a) -> dict:
     "Check every option, set threads and seed, pick the preset, run the command."
     check_options(a)
@@ -855,11 +904,7 @@ def _run(a) -> dict:
         torch.cuda.reset_peak_memory_stats()
     r = a.func(a)
     if r is not None:
-        r.update(threads=torch.get_num_threads(), thread_policy=THREAD_CHOICE['thread_policy'],
-                 other_load=THREAD_CHOICE['other_load'])  # the thread count in force, and why
-    if cuda and r is not None:
-        r['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        print(f"genie-nb {a.command}: peak GPU memory {r['peak_gpu_mib']} MiB", file=sys.stderr)
+        _add_run_keys(r, a.command, cuda)
     return r
 
 # %% ../nbs/09_cli.ipynb #5e7d3a1f
@@ -881,7 +926,7 @@ def main(argv=None) -> int:
         print(json.dumps(r) if a.json else a.fmt(r))
     return 0
 
-
+# %% ../nbs/09_cli.ipynb #c67c5f78
 def cli():
     "Console-script wrapper."
     sys.exit(main())

@@ -32,6 +32,16 @@ def rank_and_world() -> tuple[int, int]:
         return dist.get_rank(), dist.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
 
+# %% ../nbs/14_dist.ipynb #49beae8a
+def _local_gpu() -> int:
+    "This rank's GPU number (`LOCAL_RANK`); GenieError when this machine has no such GPU."
+    local = int(os.environ.get('LOCAL_RANK', 0))
+    if local >= torch.cuda.device_count():
+        raise GenieError(
+            f"local rank {local} has no GPU ({torch.cuda.device_count()} visible): use fewer ranks"
+        )
+    return local
+
 # %% ../nbs/14_dist.ipynb #77e5685b
 def use_rank_gpu(
     device='cpu',  # 'cpu', 'cuda' or 'auto'
@@ -44,12 +54,7 @@ def use_rank_gpu(
         raise GenieError(
             f"device {device!r} in a multi-process job: use 'cuda' (each rank takes its own GPU)"
         )
-    local = int(os.environ.get('LOCAL_RANK', 0))
-    if local >= torch.cuda.device_count():
-        raise GenieError(
-            f"local rank {local} has no GPU ({torch.cuda.device_count()} visible): use fewer ranks"
-        )
-    torch.cuda.set_device(local)
+    torch.cuda.set_device(_local_gpu())
     return dev
 
 # %% ../nbs/14_dist.ipynb #79d83e72
@@ -70,6 +75,17 @@ def run_settings(run: dict, out) -> dict:
         {k: meta[k] for k in _RUN_KEYS}, device=meta['device'], out=str(out), threads=torch.get_num_threads()
     )
 
+# %% ../nbs/14_dist.ipynb #dd47e62c
+def _check_same_settings(settings: list):
+    "GenieError naming the first rank whose settings (one dict per rank) differ from rank 0's, and how."
+    ref = settings[0]
+    for r, s in enumerate(settings):
+        diff = [f'{k}: {s.get(k)!r} ≠ {v!r}' for k, v in ref.items() if s.get(k) != v]
+        if diff:
+            raise GenieError(
+                f"rank {r} has other settings than rank 0 ({', '.join(diff)}); start all ranks alike"
+            )
+
 # %% ../nbs/14_dist.ipynb #ffa20a60
 def agree(
     settings: dict | None,  # this rank's `run_settings` (None after a setup error)
@@ -82,29 +98,24 @@ def agree(
     failed = [(r, e) for r, (e, _, _) in enumerate(got) if e]
     if failed:
         raise GenieError(f"rank {failed[0][0]}: {failed[0][1]}")
-    ref = got[0][1]
-    for r, (_, s, _) in enumerate(got):
-        diff = [f'{k}: {s.get(k)!r} ≠ {v!r}' for k, v in ref.items() if s.get(k) != v]
-        if diff:
-            raise GenieError(
-                f"rank {r} has other settings than rank 0 ({', '.join(diff)}); start all ranks alike"
-            )
+    _check_same_settings([s for _, s, _ in got])
     return got[0][2]
 
 # %% ../nbs/14_dist.ipynb #a6601828
+def _with_global_step(ev: dict, progress: dict) -> dict:
+    "A 'step' event with `advance`, `global_step` and `global_steps` added; other events as they are."
+    if ev['kind'] != 'step':
+        return ev
+    k = progress['active']
+    step = progress['base'] + k * (ev['step'] + 1)
+    return dict(ev, advance=k, global_step=step, global_steps=progress['total'])
+
+# %% ../nbs/14_dist.ipynb #3e8618eb
 def global_steps(on_event, progress: dict):
     "Wrap rank 0's subscriber: 'step' events also carry `advance`, `global_step`, `global_steps`."
 
     def sub(ev):
-        if ev['kind'] == 'step':
-            k = progress['active']
-            ev = dict(
-                ev,
-                advance=k,
-                global_step=progress['base'] + k * (ev['step'] + 1),
-                global_steps=progress['total'],
-            )
-        return 'stop' if emit(on_event, **ev) else None
+        return 'stop' if emit(on_event, **_with_global_step(ev, progress)) else None
 
     return sub
 
@@ -132,6 +143,18 @@ def _collect(run: dict, gathered: list, on_event) -> tuple:
         stop = _emit_batch_done(run, b, res[0], res[1], on_event) or stop
     return stop, error
 
+# %% ../nbs/14_dist.ipynb #d2526f2c
+def _round_verdict(run: dict, own: tuple, events, out, t0: float) -> tuple:
+    "Collective: rank 0 gathers `own` from every rank, adds, saves and reports; all get (stop, error)."
+    rank, world = dist.get_rank(), dist.get_world_size()
+    gathered = [None] * world if rank == 0 else None
+    dist.gather_object(own, gathered, dst=0)
+    verdict = [_collect(run, gathered, events) if rank == 0 else None]
+    if rank == 0:
+        _save_progress(run, out, run['meta']['seconds'] + time.perf_counter() - t0)
+    dist.broadcast_object_list(verdict, src=0)
+    return verdict[0]
+
 # %% ../nbs/14_dist.ipynb #e5d234eb
 def _rounds(run: dict, first: int, on_event, out, t0: float) -> str | None:
     "Every rank: its batch of each round; rank 0 gathers, saves and reports. The stop reason, if any."
@@ -142,26 +165,24 @@ def _rounds(run: dict, first: int, on_event, out, t0: float) -> str | None:
     with batch_hooks(run) as hooks:
         for rnd in rank_rounds(first, total, world):
             progress['active'] = len(rnd)
-            gathered = [None] * world if rank == 0 else None
-            dist.gather_object(_make_own(run, hooks, rnd, rank, events), gathered, dst=0)
-            verdict = [_collect(run, gathered, events) if rank == 0 else None]
-            if rank == 0:
-                _save_progress(run, out, run['meta']['seconds'] + time.perf_counter() - t0)
-            dist.broadcast_object_list(verdict, src=0)
-            if verdict[0][1]:
-                raise GenieError(verdict[0][1])
-            if verdict[0][0]:
+            own = _make_own(run, hooks, rnd, rank, events)
+            stop, error = _round_verdict(run, own, events, out, t0)
+            if error:
+                raise GenieError(error)
+            if stop:
                 return 'stop requested'
             progress['base'] += len(rnd) * steps
     return None
 
 # %% ../nbs/14_dist.ipynb #98617e47
 def _check_world(run: dict, world: int):
+    "GenieError when there are more ranks than batches."
     if world > len(run['sizes']):
         raise GenieError(f"{world} ranks for {len(run['sizes'])} batches: at most one rank per batch, please")
 
-
+# %% ../nbs/14_dist.ipynb #d581b2e7
 def _synthesize_ranks(model, cfg, on_event, out):
+    "Every rank: prepare, agree on settings and the batches done, make the rounds; rank 0 returns the result."
     rank, world = dist.get_rank(), dist.get_world_size()
     run, error = None, None
     try:
@@ -194,6 +215,18 @@ def synthesize_dist(
         if created:
             dist.destroy_process_group()
 
+# %% ../nbs/14_dist.ipynb #f26b9972
+_LOCAL_LAUNCH = dict(
+    min_nodes=1, max_nodes=1, rdzv_backend='c10d', rdzv_endpoint='localhost:0', max_restarts=0
+)
+
+# %% ../nbs/14_dist.ipynb #857a5cb6
+def _rank_failure(e, nproc: int, hint: str = '') -> GenieError:
+    "The GenieError for the launcher's `ChildFailedError` `e`: the first failed rank and how it ended."
+    rank, f = e.get_first_failure()
+    how = f'signal {f.signal_name()}' if f.exitcode < 0 else f'exit code {f.exitcode}'
+    return GenieError(f"rank {rank} of {nproc} failed ({how}){'; ' + hint if hint else ''}")
+
 # %% ../nbs/14_dist.ipynb #38767c26
 def launch_local(
     nproc: int,  # ranks to start on this machine
@@ -207,22 +240,12 @@ def launch_local(
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.multiprocessing.api import SignalException
 
-    lc = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=f'genie_nb-{uuid.uuid4().hex[:8]}',
-        rdzv_backend='c10d',
-        rdzv_endpoint='localhost:0',
-        max_restarts=0,
-        start_method=start_method,
-    )
+    run_id = f'genie_nb-{uuid.uuid4().hex[:8]}'
+    lc = LaunchConfig(nproc_per_node=nproc, run_id=run_id, start_method=start_method, **_LOCAL_LAUNCH)
     try:
         return elastic_launch(lc, fn)(*args)
     except ChildFailedError as e:
-        rank, f = e.get_first_failure()
-        how = f'signal {f.signal_name()}' if f.exitcode < 0 else f'exit code {f.exitcode}'
-        raise GenieError(f"rank {rank} of {nproc} failed ({how}){'; ' + hint if hint else ''}") from None
+        raise _rank_failure(e, nproc, hint) from None
     except SignalException:  # Ctrl-C or a termination signal: the launcher stopped the ranks
         raise KeyboardInterrupt from None
 

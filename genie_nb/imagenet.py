@@ -53,7 +53,7 @@ SKIMAGE_PHOTOS = (
     'gravel',
 )
 
-
+# %% ../nbs/30_imagenet.ipynb #06c04f75
 def skimage_photos(size: int = 224, names=SKIMAGE_PHOTOS) -> tuple[torch.Tensor, list[str]]:
     "The photos shipped with scikit-image as an (N,3,size,size) batch (ImageNet transform) and their names."
     try:
@@ -75,7 +75,7 @@ def skimage_photos(size: int = 224, names=SKIMAGE_PHOTOS) -> tuple[torch.Tensor,
 # %% ../nbs/30_imagenet.ipynb #f4bcbdd0
 IMAGENET_CLASSES = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta['categories']
 
-
+# %% ../nbs/30_imagenet.ipynb #37b780ab
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch: int = 32) -> torch.Tensor:
     "Model outputs for `x` in batches (eval mode, on the model's device), as float32 on the CPU."
@@ -83,7 +83,7 @@ def logits(model: nn.Module, x: torch.Tensor, batch: int = 32) -> torch.Tensor:
     model.eval()
     return torch.cat([model(x[i : i + batch].to(dev)).float().cpu() for i in range(0, len(x), batch)])
 
-
+# %% ../nbs/30_imagenet.ipynb #7d1aa097
 def top_classes(model: nn.Module, x: torch.Tensor, names=IMAGENET_CLASSES) -> list[tuple[str, float]]:
     "(class name, softmax confidence) of the top-1 class per image."
     p = logits(model, x).softmax(1)

@@ -38,13 +38,31 @@ def train_epoch(model, opt, sched, x, y, batch_size=128, gen=None, max_steps=Non
 
 # %% ../nbs/11_train.ipynb #6c016524
 def _make_opt(model, epochs, steps_per_epoch, lr, wd):
+    "SGD (Nesterov momentum 0.9, weight decay `wd`) and a OneCycle schedule stepped once per batch."
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
     )
     return opt, sched
 
+# %% ../nbs/11_train.ipynb #aeb4ecd4
+def _load_state(state_path, parts: dict, gen: torch.Generator) -> tuple:
+    "Restore `parts` (model, opt, sched) and `gen` from `state_path` → (log, next epoch); else ([], 0)."
+    if not (state_path and Path(state_path).exists()):
+        return [], 0
+    st = verify_checked(torch.load(state_path, weights_only=True), state_path, 'training state')
+    for k, obj in parts.items():
+        obj.load_state_dict(st[k])
+    gen.set_state(st['gen'])
+    return st['hist'], st['epoch']
 
+# %% ../nbs/11_train.ipynb #6769bd46
+def _save_state(state_path, parts: dict, gen: torch.Generator, hist: list, epoch: int):
+    "Save `parts`, `gen`, the log and the number of finished epochs to `state_path`."
+    states = {k: obj.state_dict() for k, obj in parts.items()}
+    save_checked(dict(states, gen=gen.get_state(), hist=hist, epoch=epoch), state_path)
+
+# %% ../nbs/11_train.ipynb #921bdf0a
 def train_model(
     model,
     epochs: int = 40,
@@ -63,14 +81,8 @@ def train_model(
     x, y = load_fmnist('train', root)
     xt, yt = load_fmnist('test', root)
     opt, sched = _make_opt(model, epochs, len(x) // batch_size, lr, wd)
-    gen, hist, start = torch.Generator().manual_seed(seed), [], 0
-    if state_path and Path(state_path).exists():
-        st = verify_checked(torch.load(state_path, weights_only=True), state_path, 'training state')
-        model.load_state_dict(st['model'])
-        opt.load_state_dict(st['opt'])
-        sched.load_state_dict(st['sched'])
-        gen.set_state(st['gen'])
-        hist, start = st['hist'], st['epoch']
+    parts, gen = dict(model=model, opt=opt, sched=sched), torch.Generator().manual_seed(seed)
+    hist, start = _load_state(state_path, parts, gen)
     for ep in range(start, epochs):
         t0 = time.perf_counter()
         tl = train_epoch(model, opt, sched, x, y, batch_size, gen, max_steps)
@@ -78,29 +90,13 @@ def train_model(
         hist.append(dict(epoch=ep + 1, train_loss=tl, test_top1=ev['top1'], seconds=time.perf_counter() - t0))
         log(hist[-1])
         if state_path:
-            save_checked(
-                dict(
-                    model=model.state_dict(),
-                    opt=opt.state_dict(),
-                    sched=sched.state_dict(),
-                    gen=gen.get_state(),
-                    hist=hist,
-                    epoch=ep + 1,
-                ),
-                state_path,
-            )
+            _save_state(state_path, parts, gen, hist, ep + 1)
     return hist
 
-# %% ../nbs/11_train.ipynb #ac721253
-def train_bundled(
-    name: str = 'default', epochs: int = 40, seed: int = 0, out=None, state_path=None, threads=None, **kw
-):
-    "Train bundled model `name`; save its checkpoint (+ manifest entry) to `out` (default: package assets)."
-    set_threads(threads)
-    model = build_bundled(name)
-    t0 = time.perf_counter()
-    hist = train_model(model, epochs=epochs, seed=seed, state_path=state_path, **kw)
-    meta = dict(
+# %% ../nbs/11_train.ipynb #e15e5e3e
+def _bundled_meta(name: str, epochs: int, seed: int, hist: list) -> dict:
+    "The checkpoint metadata of bundled model `name` after the training run logged in `hist`."
+    return dict(
         arch=BUNDLED[name]['arch'],
         name=name,
         input_shape=[1, 32, 32],
@@ -115,4 +111,14 @@ def train_bundled(
         machine=platform.machine(),
         threads=torch.get_num_threads(),
     )
+
+# %% ../nbs/11_train.ipynb #ac721253
+def train_bundled(
+    name: str = 'default', epochs: int = 40, seed: int = 0, out=None, state_path=None, threads=None, **kw
+):
+    "Train bundled model `name`; save its checkpoint (+ manifest entry) to `out` (default: package assets)."
+    set_threads(threads)
+    model = build_bundled(name)
+    hist = train_model(model, epochs=epochs, seed=seed, state_path=state_path, **kw)
+    meta = _bundled_meta(name, epochs, seed, hist)
     return save_checkpoint(model.eval(), Path(out or ASSETS / BUNDLED[name]['file']), meta), hist
