@@ -49,12 +49,26 @@ def test_bench_threads_bad_model_refused_before_work():
     assert r.returncode == 2 and 'unknown vgg' in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def _csv_without_thread_columns(path, n_rows: int) -> list[str]:
+    "Header and first rows of a results CSV with the `threads`/`thread_policy` columns removed (the old format)."
+    import csv
+    import io
+
+    rows = list(csv.DictReader(open(path)))[:n_rows]
+    cols = [c for c in rows[0] if c not in ('threads', 'thread_policy')]
+    out = io.StringIO()
+    w = csv.DictWriter(out, cols, extrasaction='ignore')
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue().splitlines()
+
+
 def test_grid_rows_state_threads_and_old_csv_still_reads(tmp_path, monkeypatch):
     import torch
     from genie_nb.core import THREAD_CHOICE, stage_threads
     from genie_nb.bench import run_grid, read_results, results_markdown
 
-    old = (REPO / 'bench' / 'results.csv').read_text().splitlines()[:3]  # committed: no thread columns
+    old = _csv_without_thread_columns(REPO / 'bench' / 'results.csv', n_rows=2)  # as written before them
     assert 'thread_policy' not in old[0]
     csv_path = tmp_path / 'r.csv'
     csv_path.write_text('\n'.join(old) + '\n')
