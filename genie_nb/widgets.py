@@ -14,7 +14,7 @@ from .core import *
 from .data import TensorBatches
 from .evaluate import evaluate, layer_report, fp_layer_outputs
 from .qmodel import QModel, BitPolicy
-from .recon import quantize, QuantConfig
+from .recon import quantize, QuantConfig, _bench_model  # the bundled ResNet-20 (or an untrained one)
 from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
 
 # %% auto #0
@@ -374,16 +374,6 @@ def _run(self: SynthViewer):
 def widget(self: SynthViewer) -> W.Widget:
     "The assembled view."
     return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.grid, self.curve])])
-
-# %% ../nbs/08_widgets.ipynb #567dff1f
-def _bench_model() -> nn.Module:
-    "The bundled ResNet-20 (an untrained one before the bundled checkpoint exists)."
-    from genie_nb.models import load_bundled, ResNet20
-
-    try:
-        return load_bundled('default')[0]
-    except GenieError:
-        return ResNet20().eval()
 
 # %% ../nbs/08_widgets.ipynb #cf110f9a
 def _time_runs(model: nn.Module, make_cfg, every: int, repeats: int):
