@@ -86,6 +86,17 @@ def mixed_digest() -> dict:
     return {'mbv2/mixed/policy': hashlib.sha256(repr(pol).encode()).hexdigest()[:16]}
 
 
+def refuse_foreign(out: Path):
+    "Exit 2 if `out` exists and is not a digest file this script wrote (it never overwrites anything else)."
+    try:
+        ours = not out.exists() or all('/' in k for k in json.loads(out.read_text()))
+    except (ValueError, OSError, TypeError):
+        ours = False
+    if not ours:
+        print(f'{out} exists and is not a digest file of bench/identity.py; choose another --out', file=sys.stderr)
+        sys.exit(2)
+
+
 def all_digests() -> dict:
     set_threads(1)
     return model_digests('default') | model_digests('mbv2') | mixed_digest()
@@ -96,6 +107,8 @@ if __name__ == '__main__':
     ap.add_argument('--out', help='write the digests here (JSON)')
     ap.add_argument('--check', help='compare with digests recorded earlier; exit 1 if any differs')
     a = ap.parse_args()
+    if a.out:
+        refuse_foreign(Path(a.out))
     now = all_digests()
     if a.out:
         atomic_write_text(json.dumps(now, indent=1) + '\n', a.out)
