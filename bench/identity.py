@@ -93,7 +93,10 @@ def refuse_foreign(out: Path):
     except (ValueError, OSError, TypeError):
         ours = False
     if not ours:
-        print(f'{out} exists and is not a digest file of bench/identity.py; choose another --out', file=sys.stderr)
+        print(
+            f'{out} exists and is not a digest file of bench/identity.py; choose another --out',
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 
