@@ -12,7 +12,7 @@ from .core import *
 # %% auto #0
 __all__ = ['GAMMA', 'ZETA', 'round_ste', 'qrange', 'fake_quant', 'clip_ratios', 'lp_error', 'search_weight_qparams',
            'search_act_qparams', 'minmax_weight_qparams', 'rect_sigmoid', 'inv_rect_sigmoid', 'WeightQuantizer',
-           'round_reg', 'ActQuantizer']
+           'round_reg', 'ActQuantizer', 'random_mix', 'ActFakeQuant']
 
 # %% ../nbs/04_quantizers.ipynb #73b633e3
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -227,6 +227,39 @@ class ActQuantizer(nn.Module):
             self.signed.fill_(signed)
             self.inited.fill_(True)
 
+# %% ../nbs/04_quantizers.ipynb #3b6f2c44
+def random_mix(
+    a: torch.Tensor,  # taken where the coin says no
+    b: torch.Tensor,  # taken with probability `p` (same shape as `a`)
+    p: float,  # probability of taking `b`'s element
+) -> torch.Tensor:
+    "Elementwise `b` with probability `p`, else `a` (draws `torch.rand_like(a)`, like `torch.where` would)."
+    take_b = torch.rand_like(a)
+    torch.lt(take_b, p, out=take_b)  # 1.0 where the draw is below p, else 0.0, in place (no bool tensor)
+    return torch.lerp(a, b, take_b)
+
+# %% ../nbs/04_quantizers.ipynb #6a1c3e58
+class ActFakeQuant(torch.autograd.Function):
+    "s·round(clamp(x/s, qmin, qmax)): straight-through gradient for x, the step's gradient as autograd's."
+
+    @staticmethod
+    def forward(ctx, x, scale, qmin: int, qmax: int):
+        t = x / scale
+        c = torch.clamp(t, qmin, qmax)
+        r = c + (c.round() - c)  # round_ste's forward value (signed zeros included)
+        ctx.save_for_backward(t, c, r, scale)
+        return r * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        t, c, r, scale = ctx.saved_tensors
+        g_t = torch.where(c == t, g * scale, 0.0)  # r·s gives g·s to the codes; the clamp passes it in range
+        g_x = g_t / scale if ctx.needs_input_grad[0] else None  # the division gives g/s to x
+        g_scale = None
+        if ctx.needs_input_grad[1]:  # Σ g·r from the product, Σ −g·((x/s)/s) from the division
+            g_scale = (g * r).sum() + (-g_t * (t / scale)).sum()
+        return g_x, g_scale, None, None
+
 # %% ../nbs/04_quantizers.ipynb #fea9151f
 @patch
 def forward(self: ActQuantizer, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +271,7 @@ def forward(self: ActQuantizer, x: torch.Tensor) -> torch.Tensor:
     if not drop and not (torch.is_grad_enabled() and (x.requires_grad or self.scale.requires_grad)):
         y = x / self.scale
         return y.clamp_(qmin, qmax).round_().mul_(self.scale)  # same numbers, in place: ~2.5x faster
-    xq = round_ste(torch.clamp(x / self.scale, qmin, qmax)) * self.scale
+    xq = ActFakeQuant.apply(x, self.scale, qmin, qmax)
     if drop:
-        xq = torch.where(torch.rand_like(x) < self.drop_prob, x, xq)
+        xq = random_mix(xq, x, self.drop_prob)
     return xq

@@ -379,7 +379,7 @@ def _unit_input(run: _UnitRun, idx: torch.Tensor) -> torch.Tensor:
     "Unit input of minibatch `idx`: the student's, each element the teacher's with probability `run.drop`."
     xin = run.x_q[idx].to(run.device)
     if run.drop > 0:
-        xin = torch.where(torch.rand_like(xin) < run.drop, run.x_fp[idx].to(run.device), xin)
+        xin = random_mix(xin, run.x_fp[idx].to(run.device), run.drop)
     return xin
 
 # %% ../nbs/06_recon.ipynb #15acbc9f
