@@ -246,14 +246,14 @@ class ActFakeQuant(torch.autograd.Function):
     def forward(ctx, x, scale, qmin: int, qmax: int):
         t = x / scale
         c = torch.clamp(t, qmin, qmax)
-        r = c + (c.round() - c)  # round_ste's forward value (signed zeros included)
-        ctx.save_for_backward(t, c, r, scale)
+        r = c.round()  # round_ste's value (it may give +0 where this gives −0: equal numbers)
+        ctx.save_for_backward(t, c == t, r, scale)  # a bool mask of the unclipped elements, not c
         return r * scale
 
     @staticmethod
     def backward(ctx, g):
-        t, c, r, scale = ctx.saved_tensors
-        g_t = torch.where(c == t, g * scale, 0.0)  # r·s gives g·s to the codes; the clamp passes it in range
+        t, inside, r, scale = ctx.saved_tensors
+        g_t = torch.where(inside, g * scale, 0.0)  # r·s gives g·s to the codes; the clamp passes it in range
         g_x = g_t / scale if ctx.needs_input_grad[0] else None  # the division gives g/s to x
         g_scale = None
         if ctx.needs_input_grad[1]:  # Σ g·r from the product, Σ −g·((x/s)/s) from the division
