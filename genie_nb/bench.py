@@ -273,7 +273,7 @@ def grid_csv(name: str) -> str:
     return 'bench/results.csv' if name == 'main' else f'bench/{name}.csv'
 
 # %% ../nbs/10_bench.ipynb #adb872bd
-MIXED_BITS = ('W3A4', 'M3.0A4', 'W4A4', 'M2.5A4', 'M3.5A4', 'W2A4')
+MIXED_BITS = ('W3A4', 'M3.0A4', 'W4A4', 'M2.5A4', 'M3.5A4', 'W2A4', 'W8A4')
 
 
 def mixed_rows(models=('mbv2', 'default')) -> list[dict]:
@@ -734,7 +734,7 @@ def _size_panel(ax, summ: list[dict], m: str):
     "Draw model `m`'s uniform and mixed settings of `summ` on `ax`."
     for kind, c in (('W', 'C0'), ('M', 'C3')):
         es = [e for e in summ if e['model'] == m and e['bits'][0] == kind]
-        _size_line(ax, es, c, 'uniform W2/W3/W4' if kind == 'W' else 'mixed, 2.5/3.0/3.5 bits')
+        _size_line(ax, es, c, 'uniform widths' if kind == 'W' else 'mixed, 2.5/3.0/3.5 bits')
     if summ:
         ax.axhline([e['fp'] for e in summ if e['model'] == m][0], ls='--', c='gray', label='FP32')
     ax.set_xlabel('weight storage (KiB, codes only)')
