@@ -1,5 +1,5 @@
-"""Markdown tables of the peer comparison: bench/peers.csv (+ genie_nb's own rows from bench/results.csv) and
-bench/peers_speed.json → bench/peers.md.
+"""Markdown tables of the peer comparison: bench/peers.csv (+ genie_nb's own rows from bench/results.csv and
+bench/ablation.csv) and bench/peers_speed.json → bench/peers.md.
 
     python bench/peers/tables.py
 """
@@ -91,8 +91,16 @@ def speed_md(speed: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def genie_nb_rows() -> list[dict]:
+    "genie_nb's rows: the main grid, plus the ablation grid's (same settings; its seeds 1-2 of Genie-D + Genie-M)."
+    rows = {}
+    for r in read(REPO / 'bench/results.csv') + read(REPO / 'bench/ablation.csv'):
+        rows.setdefault((r['model'], r['source'], r['method'], r['bits'], r['seed']), r)
+    return list(rows.values())
+
+
 def main():
-    peers, results = read(REPO / 'bench/peers.csv'), read(REPO / 'bench/results.csv')
+    peers, results = read(REPO / 'bench/peers.csv'), genie_nb_rows()
     sp = REPO / 'bench/peers_speed.json'
     speed = json.loads(sp.read_text()) if sp.exists() else {}
     md = (
