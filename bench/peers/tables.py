@@ -92,7 +92,7 @@ def speed_md(speed: dict) -> str:
 
 
 def genie_nb_rows() -> list[dict]:
-    "genie_nb's rows: the main grid, plus the ablation grid's (same settings; its seeds 1-2 of Genie-D + Genie-M)."
+    "genie_nb's rows: the main grid's, then the ablation grid's (same settings; it adds seeds 1-2 on mbv2)."
     rows = {}
     for r in read(REPO / 'bench/results.csv') + read(REPO / 'bench/ablation.csv'):
         rows.setdefault((r['model'], r['source'], r['method'], r['bits'], r['seed']), r)
