@@ -86,6 +86,15 @@ def _check_same_settings(settings: list):
                 f"rank {r} has other settings than rank 0 ({', '.join(diff)}); start all ranks alike"
             )
 
+# %% ../nbs/14_dist.ipynb #e580a481
+def _collective(fn, *args, **kwargs):
+    "`fn(*args, **kwargs)`, a torch.distributed collective; GenieError when another rank is gone."
+    try:
+        return fn(*args, **kwargs)
+    except RuntimeError as e:  # Gloo and NCCL report a lost peer as a RuntimeError
+        said = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise GenieError(f"lost contact with another rank in {fn.__name__} ({said})") from e
+
 # %% ../nbs/14_dist.ipynb #ffa20a60
 def agree(
     settings: dict | None,  # this rank's `run_settings` (None after a setup error)
@@ -94,7 +103,7 @@ def agree(
 ) -> int:
     "Collective: one GenieError on all ranks if one failed or differs from rank 0; else rank 0's `done`."
     got = [None] * dist.get_world_size()
-    dist.all_gather_object(got, (error, settings, done))
+    _collective(dist.all_gather_object, got, (error, settings, done))
     failed = [(r, e) for r, (e, _, _) in enumerate(got) if e]
     if failed:
         raise GenieError(f"rank {failed[0][0]}: {failed[0][1]}")
@@ -148,11 +157,11 @@ def _round_verdict(run: dict, own: tuple, events, out, t0: float) -> tuple:
     "Collective: rank 0 gathers `own` from every rank, adds, saves and reports; all get (stop, error)."
     rank, world = dist.get_rank(), dist.get_world_size()
     gathered = [None] * world if rank == 0 else None
-    dist.gather_object(own, gathered, dst=0)
+    _collective(dist.gather_object, own, gathered, dst=0)
     verdict = [_collect(run, gathered, events) if rank == 0 else None]
     if rank == 0:
         _save_progress(run, out, run['meta']['seconds'] + time.perf_counter() - t0)
-    dist.broadcast_object_list(verdict, src=0)
+    _collective(dist.broadcast_object_list, verdict, src=0)
     return verdict[0]
 
 # %% ../nbs/14_dist.ipynb #e5d234eb
