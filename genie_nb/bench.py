@@ -25,14 +25,14 @@ from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 
 # %% auto #0
 __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS', 'MIXED_BITS',
-           'OUTPUTS_MANIFEST', 'THREAD_MODELS', 'THREAD_STAGES', 'LOWER_IS_WORSE', 'source_config', 'calibration_data',
-           'row_key', 'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows',
-           'ablation_rows', 'grid_csv', 'mixed_rows', 'read_results', 'append_result', 'run_grid', 'row_claim',
-           'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'plot_accuracy_vs_bits', 'images_csvs',
-           'plot_accuracy_vs_images', 'save_figures', 'row_storage', 'mixed_markdown', 'plot_accuracy_vs_size',
-           'synth_quality', 'thread_model', 'thread_probes', 'thread_measure', 'thread_worker_loop', 'thread_configs',
-           'busy_processes', 'ThreadWorker', 'thread_summary', 'thread_verdicts', 'threads_markdown', 'thread_rounds',
-           'bench_threads']
+           'OUTPUTS_MANIFEST', 'PEER_LINES', 'THREAD_MODELS', 'THREAD_STAGES', 'LOWER_IS_WORSE', 'source_config',
+           'calibration_data', 'row_key', 'policy_str', 'run_row', 'grid_rows', 'real1024_rows', 'images_rows',
+           'iters_rows', 'ablation_rows', 'grid_csv', 'mixed_rows', 'read_results', 'append_result', 'run_grid',
+           'row_claim', 'results_markdown', 'claim_output_dir', 'record_output', 'run_demo', 'peer_rows',
+           'plot_accuracy_vs_bits', 'images_csvs', 'plot_accuracy_vs_images', 'save_figures', 'row_storage',
+           'mixed_markdown', 'plot_accuracy_vs_size', 'synth_quality', 'thread_model', 'thread_probes',
+           'thread_measure', 'thread_worker_loop', 'thread_configs', 'busy_processes', 'ThreadWorker', 'thread_summary',
+           'thread_verdicts', 'threads_markdown', 'thread_rounds', 'bench_threads']
 
 # %% ../nbs/10_bench.ipynb #6c566da9
 SOURCE_VARIANTS = {
@@ -569,21 +569,40 @@ def _mean_top1(rows, **match) -> float | None:
     v = _top1s(rows, **match)
     return statistics.mean(v) if v else None
 
+# %% ../nbs/10_bench.ipynb #4edb6b6e
+PEER_LINES = {'mct': 'MCT data', 'official_genie': 'official Genie code'}
+
+
+def peer_rows(csv_path='bench/peers.csv') -> list[dict]:
+    "Rows of the peers' CSV with the grid's `source` field set to the peer's data ('mct', 'official_genie')."
+    return [dict(r, source=r['data']) for r in read_results(csv_path) if r['data'] in PEER_LINES]
+
+# %% ../nbs/10_bench.ipynb #e195d6bb
+def _source_line(ax, rows, bits, src: str, method: str, label: str, **style):
+    "Draw `src`'s mean top-1 at each of `bits` (those it has) on `ax`."
+    pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
+    pts = [(i, v) for i, v in pts if v is not None]
+    if pts:
+        ax.plot(*zip(*pts), marker='o', label=label, **style)
+
 # %% ../nbs/10_bench.ipynb #704a033a
 def plot_accuracy_vs_bits(
-    csv_path='bench/results.csv', model: str = 'default', method: str = 'genie'
+    csv_path='bench/results.csv',
+    model: str = 'default',
+    method: str = 'genie',
+    peers: list | None = None,  # `peer_rows()`: dashed lines for the peers' data at the bits they have
 ) -> Figure:
     "Top-1 vs bits, one line per calibration data source, for one PTQ method."
     rows = [r for r in read_results(csv_path) if r['model'] == model]
-    bits = _ordered((r['bits'] for r in rows), BITS_ORDER)
+    peers = [r for r in peers or [] if r['model'] == model]
+    bits = _ordered((r['bits'] for r in rows + peers), BITS_ORDER)
     fig = Figure(figsize=(6, 3.6))
     ax = fig.add_subplot(1, 1, 1)
     # fixed order and colour per source, so the figures of both models read alike
     for c, src in enumerate(SOURCES):
-        pts = [(i, _mean_top1(rows, source=src, method=method, bits=b)) for i, b in enumerate(bits)]
-        pts = [(i, v) for i, v in pts if v is not None]
-        if pts:
-            ax.plot(*zip(*pts), marker='o', color=f'C{c}', label=f'{src} data')
+        _source_line(ax, rows, bits, src, method, f'{src} data', color=f'C{c}')
+    for c, src in enumerate(PEER_LINES, start=len(SOURCES)):
+        _source_line(ax, peers, bits, src, method, PEER_LINES[src], color=f'C{c}', ls=':')
     if rows:
         ax.axhline(float(rows[0]['fp_top1']), ls='--', c='gray', label='FP32')
     ax.set_xticks(range(len(bits)), bits)
@@ -646,11 +665,12 @@ def plot_accuracy_vs_images(
 
 # %% ../nbs/10_bench.ipynb #9e9bc863
 def save_figures(bench_dir='bench') -> list[str]:
-    "Write the PNG figures under `bench_dir` (atomically): accuracy vs bits per model, vs images."
+    "Write the PNG figures under `bench_dir` (atomically): accuracy vs bits per model (peers too), vs images."
     d = Path(bench_dir)
+    peers = peer_rows(d / 'peers.csv')
     figs = {
-        'accuracy_vs_bits.png': plot_accuracy_vs_bits(d / 'results.csv'),
-        'accuracy_vs_bits_mbv2.png': plot_accuracy_vs_bits(d / 'results.csv', 'mbv2'),
+        'accuracy_vs_bits.png': plot_accuracy_vs_bits(d / 'results.csv', peers=peers),
+        'accuracy_vs_bits_mbv2.png': plot_accuracy_vs_bits(d / 'results.csv', 'mbv2', peers=peers),
         'accuracy_vs_images.png': plot_accuracy_vs_images(images_csvs(d)),
     }
     for name, fig in figs.items():
