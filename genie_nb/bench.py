@@ -590,7 +590,7 @@ def plot_accuracy_vs_bits(
     csv_path='bench/results.csv',
     model: str = 'default',
     method: str = 'genie',
-    peers: list | None = None,  # `peer_rows()`: dashed lines for the peers' data at the bits they have
+    peers: list | None = None,  # `peer_rows()`: dotted lines for the peers' data at the bits they have
 ) -> Figure:
     "Top-1 vs bits, one line per calibration data source, for one PTQ method."
     rows = [r for r in read_results(csv_path) if r['model'] == model]
