@@ -413,10 +413,17 @@ def _manifest_files(out: Path) -> list[str]:
     "The files the manifest of output folder `out` lists (GenieError when it cannot be read)."
     try:
         d = json.loads((out / OUTPUTS_MANIFEST).read_text())
-        return [str(f) for f in d['files']]
+        files = [str(f) for f in d['files']]
     except (OSError, ValueError, KeyError, TypeError):
         msg = f"{out / OUTPUTS_MANIFEST} is unreadable; genie_nb cannot tell its files from yours"
         raise GenieError(msg + " in that folder: choose another --out") from None
+    bad = [f for f in files if f in ('', '.', '..') or Path(f).name != f]  # a separator, or an absolute path
+    if bad:
+        raise GenieError(
+            f"{out / OUTPUTS_MANIFEST} lists {bad[0]!r}, which is not a plain file name in that folder; "
+            "genie_nb never removes files outside its output folder: choose another --out"
+        )
+    return files
 
 # %% ../nbs/10_bench.ipynb #ce41b002
 def _write_manifest(out: Path, files: list[str]):
@@ -439,7 +446,13 @@ def claim_output_dir(out, fresh: bool = False) -> Path:
             )
         _write_manifest(out, [])
     if fresh:
-        for name in _manifest_files(out):
+        names = _manifest_files(out)
+        if folders := [n for n in names if (out / n).is_dir() and not (out / n).is_symlink()]:
+            raise GenieError(
+                f"{out / OUTPUTS_MANIFEST} lists {folders[0]!r}, a folder: genie_nb writes only files there, "
+                "so the manifest is not its own; choose another --out"
+            )
+        for name in names:
             (out / name).unlink(missing_ok=True)
         _write_manifest(out, [])
     return out

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_cli.ipynb #96b97b83
 from __future__ import annotations
-import argparse, contextlib, json, os, sys, time
+import argparse, contextlib, json, logging, math, os, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
@@ -19,6 +19,8 @@ from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
 from .recon import QuantConfig, quantize, bench_recon, METHODS as PTQ_METHODS, WEIGHT_RANGES
 from .core import model_fingerprint
+from .synth import SYNTH_FORMAT
+from .qmodel import QMODEL_FORMAT
 from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv
 from .bench import synth_quality, save_figures
 from .bench import bench_threads, THREAD_MODELS
@@ -28,7 +30,7 @@ __all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add
            'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval', 'synth_config',
            'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
            'bench_widgets', 'cmd_export', 'cmd_bench_export', 'cmd_bench_threads', 'OneLineParser', 'build_parser',
-           'main', 'cli']
+           'json_safe', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(
@@ -234,9 +236,33 @@ def _eval_parser(sub):
 def _synth_data(a, model, cfg: SynthConfig, out) -> SyntheticData | None:
     "Synthesis here, as this rank's share of a torchrun job, or by `--nproc` local ranks; None on ranks ≠ 0."
     if a.nproc != 1:
-        return synthesize_parallel(model, cfg, a.nproc, out, a.threads, progress=not a.json)
+        return _synth_parallel(a, model, cfg, out)
     show = not a.json and rank_and_world()[0] == 0
     return synthesize_dist(model, cfg, tqdm_subscriber(desc=f'synth {a.method}') if show else None, out)
+
+# %% ../nbs/09_cli.ipynb #47558de5
+def _kept_message(out, model) -> str:
+    "What an interrupted synthesis kept in `out`, and how to resume."
+    try:
+        kept = SyntheticData.load(out, model=model) if Path(out).exists() else None
+    except GenieError:
+        kept = None
+    if kept is None:
+        return f"no batch was finished, so {out} was not written; rerun the same command to start again"
+    return f"kept {len(kept)} of {kept.meta.get('n')} images in {out}; rerun the same command to resume"
+
+
+def _synth_parallel(a, model, cfg: SynthConfig, out) -> SyntheticData:
+    "`--nproc` local ranks; Ctrl-C says what was kept and how to resume (without the launcher's warnings)."
+    launcher = logging.getLogger('torch.distributed.elastic')
+    level = launcher.level
+    launcher.setLevel(logging.ERROR)
+    try:
+        return synthesize_parallel(model, cfg, a.nproc, out, a.threads, progress=not a.json)
+    except KeyboardInterrupt:
+        raise Interrupted(_kept_message(out, model)) from None
+    finally:
+        launcher.setLevel(level)
 
 # %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
@@ -282,7 +308,7 @@ def _synthesize_to(a, model, meta, shape, out):
 # %% ../nbs/09_cli.ipynb #1018ab46
 def cmd_synth(a):
     "Make calibration data for a model and save it."
-    out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a))
+    out = check_output(a.out or f'synth_{a.method}.pt', input_paths(a), kind=SYNTH_FORMAT)
     model, meta = resolve_model(a.model, a.weights)
     shape = input_shape(a, meta)
     lock = OutputLock(out) if rank_and_world()[0] == 0 else contextlib.nullcontext()
@@ -381,6 +407,21 @@ def _synth_calibration(a, model, shape) -> SyntheticData:
     data = synthesize(model, cfg, on_event=bar, out=out)
     return check_not_interrupted(data, out)
 
+# %% ../nbs/09_cli.ipynb #e1211ce1
+def _check_synth_first(a, out: Path, cfg: QuantConfig):
+    "With `--data METHOD`, refuse before synthesizing: too few images for one batch, or a data file not ours."
+    if Path(a.data).exists() or a.data not in SYNTH_METHODS:
+        return
+    n = a.n or SynthConfig.preset(a.preset).n
+    if n < cfg.recon_batch:
+        raise GenieError(
+            f"--n {n} images are fewer than one reconstruction batch ({cfg.recon_batch}); pass --n "
+            f"{cfg.recon_batch} or more"
+        )
+    if a.data != 'real':
+        data_file = Path(str(out) + f'.{a.data}.pt')
+        check_output(data_file, input_paths(a), flag='--out (its data file)', kind=SYNTH_FORMAT)
+
 # %% ../nbs/09_cli.ipynb #1337b7f4
 def _recon_progress(ev):
     if ev['kind'] == 'unit_done':
@@ -392,8 +433,9 @@ def _recon_progress(ev):
 def quant_config(a) -> QuantConfig:
     "A QuantConfig from the preset and the explicit CLI options (built before any work, so it checks them)."
     iters = {'iters': a.iters} if a.iters is not None else {}
-    names = ('w_bits', 'a_bits', 'method', 'seed', 'device', 'cache_device', 'round_weight', 'weight_range')
-    return QuantConfig.preset(a.preset, **{k: getattr(a, k) for k in names}, **iters)
+    names = ('a_bits', 'method', 'seed', 'device', 'cache_device', 'round_weight', 'weight_range')
+    w_bits = 4 if a.w_bits is None else a.w_bits  # with --w-budget the chosen policy replaces it
+    return QuantConfig.preset(a.preset, w_bits=w_bits, **{k: getattr(a, k) for k in names}, **iters)
 
 # %% ../nbs/09_cli.ipynb #fc7d5fc9
 def _reconstruct(a, model, data, cfg):
@@ -423,9 +465,10 @@ def _top1_pair(qm, model, test, dev) -> tuple:
 # %% ../nbs/09_cli.ipynb #a6e6332e
 def cmd_quantize(a):
     "Quantize a model with a PTQ method and save it."
-    out = check_output(a.out, input_paths(a))
-    cfg = quant_config(a)
+    out = check_output(a.out, input_paths(a), kind=QMODEL_FORMAT)
     _check_w_budget(a)
+    cfg = quant_config(a)
+    _check_synth_first(a, out, cfg)
     model, meta = resolve_model(a.model, a.weights)
     shape = input_shape(a, meta)
     dev = pick_device(a.device)
@@ -434,7 +477,7 @@ def cmd_quantize(a):
         cfg, policy = _apply_budget(a, model, data, cfg)
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
-        save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)))
+        save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)), overwrite=True)
         Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
     top1, fp = _top1_pair(qm, model, test, dev)
@@ -454,7 +497,7 @@ def _protocol(a, qm, data: SyntheticData, cfg: QuantConfig, dev) -> dict:
     "The protocol keys of `quantize`'s result: what was quantized, how, and on which data."
     return dict(
         method=a.method,
-        w_bits=a.w_bits,
+        w_bits=None if getattr(a, 'w_budget', None) is not None else cfg.w_bits,  # mixed: see `widths`
         a_bits=a.a_bits,
         data=data.meta.get('method', a.data),
         n=len(data.images),
@@ -487,7 +530,7 @@ def _add_ptq(p):
         choices=list(WEIGHT_RANGES),
         help='per-channel weight range: zero = always includes 0 (default), minmax = raw min/max (BRECQ)',
     )
-    p.add_argument('--w-bits', type=int, default=4)
+    p.add_argument('--w-bits', type=int, default=None, help='weight bits (default 4; not with --w-budget)')
     p.add_argument('--a-bits', type=int, default=4)
     _add_w_budget(p)
     p.add_argument(
@@ -501,7 +544,10 @@ def _add_ptq(p):
 def _quantize_line(r: dict) -> str:
     "The one-line summary of `quantize` (without `--json`)."
     top1 = f"; top-1 {r['top1']:.2f} % (FP32 {r['fp_top1']:.2f} %)" if r['top1'] is not None else ''
-    what = f"{r['method']} W{r['w_bits']}A{r['a_bits']} on {r['n']} {r['data']} images"
+    bits = f"W{r['w_bits']}A{r['a_bits']}"
+    if r.get('w_budget') is not None:
+        bits = f"mixed W{r['avg_w_bits']:.2f}A{r['a_bits']} (budget {r['w_budget']:g} bits)"
+    what = f"{r['method']} {bits} on {r['n']} {r['data']} images"
     return f"{what} → {r['out']} in {r['seconds']} s" + top1
 
 # %% ../nbs/09_cli.ipynb #f8eab17f
@@ -695,16 +741,12 @@ def _bench_parser(sub):
     p.set_defaults(func=cmd_bench, fmt=lambda r: '\n'.join(f'{k}: {v}' for k, v in r.items()))
 
 # %% ../nbs/09_cli.ipynb #477d0bdd
-def _export_paths(a) -> tuple[Path, Path]:
-    "(input, output) resolved; the output may be neither the input file nor a folder."
-    src, out = Path(a.quant).resolve(), Path(a.out).resolve()
-    if out == src:
-        raise GenieError(
-            f"--out {a.out} is the input file; choose another path (the input is never overwritten)"
-        )
-    if out.is_dir():
-        raise GenieError(f"--out {a.out} is a folder; give a file name")
-    return src, out
+def _export_out(a) -> Path:
+    "The checked `--out` of `export`: the output rules of every command, replacing only a file of its kind."
+    from genie_nb.export import written_onnx
+
+    kind = written_onnx if a.format == 'onnx' else QMODEL_FORMAT
+    return check_output(a.out, input_paths(a), kind=kind)
 
 # %% ../nbs/09_cli.ipynb #b5008265
 def _fp_model_for(a, meta: dict):
@@ -713,7 +755,9 @@ def _fp_model_for(a, meta: dict):
         'bundled',
         'torchvision',
     )
-    return None if packed else resolve_model(a.model, a.weights)[0]
+    if packed and a.model is None and a.weights is None:
+        return None
+    return resolve_model(a.model or 'default', a.weights)[0]  # load_quantized refuses a model not its own
 
 # %% ../nbs/09_cli.ipynb #6c9b0a04
 def cmd_export(a):
@@ -725,14 +769,14 @@ def cmd_export(a):
         raise GenieError(
             f"--opset {a.opset} is too low: per-channel DequantizeLinear needs opset ≥ {MIN_OPSET}"
         )
-    src, out = _export_paths(a)
+    src, out = Path(a.quant), _export_out(a)
     qm = load_quantized(src, _fp_model_for(a, read_quantized(src)['meta']))
     with OutputLock(out):
         if a.format == 'onnx':
             shape = input_shape(a, qm.meta) if a.input_shape else None
             export_onnx(qm, out, shape, a.opset)
         else:
-            save_quantized(qm, out)
+            save_quantized(qm, out, overwrite=True)
     r = dict(format=a.format, out=str(out), bytes=out.stat().st_size, source_bytes=src.stat().st_size)
     return {**r, 'ops': op_types(out)} if a.format == 'onnx' else r
 
@@ -745,6 +789,7 @@ def _export_parser(sub):
     p.add_argument('--format', default='onnx', choices=['onnx', 'packed'])
     p.add_argument('--opset', type=int, default=17)
     p.add_argument('--out', required=True, help='output file (never the input file)')
+    p.set_defaults(model=None)  # given, it must be the model the file was made from
     p.set_defaults(func=cmd_export, fmt=lambda r: f"{r['format']} → {r['out']} ({r['bytes']:,} bytes)")
 
 # %% ../nbs/09_cli.ipynb #2b1b8df2
@@ -769,17 +814,29 @@ def _add_w_budget(p):
         default=None,
         help='mixed precision: average weight bits of the layers between first and last (not --w-bits)',
     )
-    p.add_argument('--w-candidates', default='2,3,4,8', help='weight widths --w-budget chooses from')
+    p.add_argument(
+        '--w-candidates', default=None, help='weight widths --w-budget chooses from (default 2,3,4,8)'
+    )
 
 # %% ../nbs/09_cli.ipynb #0a7be893
 def _check_w_budget(a):
     "Validate `--w-budget`/`--w-candidates` before any long work; store the parsed candidates on `a`."
     if getattr(a, 'w_budget', None) is None:
+        if getattr(a, 'w_candidates', None) is not None:
+            raise GenieError(
+                "--w-candidates are the widths --w-budget chooses from: pass --w-budget B with them"
+            )
         return
+    if a.w_bits is not None:
+        raise GenieError(
+            f"--w-budget {a.w_budget} chooses the weight width of every layer, so --w-bits {a.w_bits} "
+            "contradicts it: pass one of the two"
+        )
     from genie_nb.mixed import check_candidates, check_budget
 
+    text = '2,3,4,8' if a.w_candidates is None else str(a.w_candidates)
     try:
-        cands = [int(v) for v in str(a.w_candidates).split(',') if v.strip()]
+        cands = [int(v) for v in text.split(',') if v.strip()]
     except ValueError:
         raise GenieError(
             f"--w-candidates must be integers separated by commas, got {a.w_candidates!r}"
@@ -895,6 +952,7 @@ def _add_run_keys(r: dict, command: str, cuda: bool):
 def _run(a) -> dict:
     "Check every option, set threads and seed, pick the preset, run the command."
     check_options(a)
+    a.threads = _capped_threads(a.threads)
     stage_threads(a.threads, fresh=True)
     seed_everything(a.seed)
     cuda = use_rank_gpu(a.device).type == 'cuda'
@@ -906,6 +964,29 @@ def _run(a) -> dict:
     if r is not None:
         _add_run_keys(r, a.command, cuda)
     return r
+
+# %% ../nbs/09_cli.ipynb #67138e33
+def _capped_threads(n: int | None) -> int | None:
+    "`--threads`, at most the cores this process may use (with a warning when it asked for more)."
+    cores = len(machine_cores())
+    if n is None or n <= cores:
+        return n
+    print(
+        f"genie-nb: warning: --threads {n} is more than the {cores} cores here; using {cores}",
+        file=sys.stderr,
+    )
+    return cores
+
+# %% ../nbs/09_cli.ipynb #726d0830
+def json_safe(obj):
+    "`obj` with every float that is not finite (NaN, ±Inf) replaced by None: strict JSON parsers accept it."
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 # %% ../nbs/09_cli.ipynb #5e7d3a1f
 def main(argv=None) -> int:
@@ -923,7 +1004,7 @@ def main(argv=None) -> int:
     except Exception as e:
         return _fail(command, 'internal error', f"{type(e).__name__}: {e}", 1, as_json)
     if r is not None:  # None: a rank other than 0, which stays silent
-        print(json.dumps(r) if a.json else a.fmt(r))
+        print(json.dumps(json_safe(r), allow_nan=False) if a.json else a.fmt(r))
     return 0
 
 # %% ../nbs/09_cli.ipynb #c67c5f78

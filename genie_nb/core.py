@@ -4,18 +4,19 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
-import os, random, hashlib, tempfile, json, time, fcntl, math
+import os, random, hashlib, tempfile, json, time, fcntl, math, errno, re, shutil, stat, pickle, zipfile
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'TORCH_DEFAULT_THREADS', 'THREAD_CHOICE', 'FREE_CORE_SLACK', 'GenieError', 'check_number', 'check_seed',
-           'seed_everything', 'pick_device', 'env_threads', 'set_threads', 'machine_cores', 'other_load',
-           'policy_threads', 'stage_threads', 'atomic_write', 'atomic_save', 'atomic_write_text', 'sha256_file',
-           'sha256_tensors', 'model_fingerprint', 'content_digest', 'save_checked', 'verify_checked',
-           'written_by_genie_nb', 'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
+__all__ = ['SEED_MAX', 'TORCH_DEFAULT_THREADS', 'THREAD_CHOICE', 'FREE_CORE_SLACK', 'LOAD_ERRORS', 'GenieError', 'check_number',
+           'check_seed', 'seed_everything', 'pick_device', 'env_threads', 'set_threads', 'machine_cores', 'other_load',
+           'policy_threads', 'stage_threads', 'side_prefix', 'remove_stale_temps', 'atomic_write', 'atomic_save',
+           'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint', 'check_materialized',
+           'content_digest', 'save_checked', 'verify_checked', 'load_torch_file', 'load_checked', 'written_by_genie_nb',
+           'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
@@ -198,32 +199,92 @@ def _fsync_path(path, flags=os.O_RDONLY):
         os.close(fd)
 
 # %% ../nbs/00_core.ipynb #b74267a3
+def side_prefix(path) -> str:
+    "`.NAME` for `path`'s temporary and lock files: NAME cut to 160 characters plus a hash when it is long."
+    name = Path(path).name
+    if len(name) <= 200:
+        return f'.{name}'
+    return f'.{name[:160]}~{hashlib.sha256(name.encode()).hexdigest()[:16]}'
+
+
 def _new_temp(path: Path) -> Path:
     "An empty, new temporary file beside `path` (mode 0o666 less the umask, like any new file)."
     while True:
-        tmp = path.parent / f'.{path.name}.{os.urandom(4).hex()}.tmp'
+        tmp = path.parent / f'{side_prefix(path)}.{os.urandom(4).hex()}.tmp'
         try:
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             return tmp
         except FileExistsError:
             continue
 
+# %% ../nbs/00_core.ipynb #ec8ee91a
+def remove_stale_temps(
+    path,  # an output file; call while holding its `OutputLock`
+) -> list[str]:
+    "Remove the temporary files a killed writer of `path` left beside it; returns their names."
+    path = Path(path)
+    pattern = re.compile(re.escape(side_prefix(path)) + r'\.[0-9a-f]{8}\.tmp')
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    stale = [e for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
+    for e in stale:
+        Path(e.path).unlink(missing_ok=True)
+    return [e.name for e in stale]
+
+# %% ../nbs/00_core.ipynb #cd948031
+def _free_bytes(folder) -> int | None:
+    "Free bytes on the file system holding `folder` (None where unknown)."
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _write_failure(e: Exception, path: Path, need: int | None) -> GenieError | None:
+    "The GenieError for a write the file system refused for a reason the user can fix (None: another error)."
+    code = getattr(e, 'errno', None)
+    free = _free_bytes(path.parent)
+    torch_write = isinstance(e, RuntimeError) and 'inline_container' in str(e)  # torch's zip writer
+    if code in (errno.ENOSPC, errno.EDQUOT) or (
+        torch_write and free is not None and free < (need or 0) + 2**20
+    ):
+        size = f"about {need:,} bytes needed" if need else "more space needed"
+        return GenieError(
+            f"no space left on the device holding {path.parent} ({free:,} bytes free, {size} for "
+            f"{path.name}); finished work is kept: free some space and rerun the same command"
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return GenieError(f"cannot write {path}: folder {path.parent} is not writable; choose another output")
+    if code == errno.ENAMETOOLONG:
+        return GenieError(
+            f"cannot write {path}: the name is too long for the file system; choose a shorter one"
+        )
+    return None
+
 # %% ../nbs/00_core.ipynb #7e40b2d6
 def atomic_write(
     path,  # destination file
     write: Callable[[str], Any],  # called with a temporary path in the same folder
+    need: int | None = None,  # bytes the file will take, for the message when the disk is full
 ):
     "Write a file through `write(tmp)`, flush it, and rename it into place only when that succeeded."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temp(path)
+    path, tmp = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _new_temp(path)
         write(str(tmp))
         _fsync_path(tmp)
         os.replace(tmp, path)
         _fsync_path(path.parent)
+    except (OSError, RuntimeError) as e:
+        err = _write_failure(e, path, need)
+        if err is None:
+            raise
+        raise err from None
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     return path
 
@@ -234,14 +295,25 @@ def _torch_save(obj, tmp: str):
         torch.save(obj, f)
 
 # %% ../nbs/00_core.ipynb #05f29d09
+def _tensor_bytes(obj) -> int:
+    "Bytes of the tensors inside a nested object (what a torch file of it needs, roughly)."
+    if torch.is_tensor(obj):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def atomic_save(obj, path):
     "`torch.save` to a temporary file, then rename: the same object gives the same bytes whatever the path."
-    return atomic_write(path, lambda t: _torch_save(obj, t))
+    return atomic_write(path, lambda t: _torch_save(obj, t), need=_tensor_bytes(obj) + 2**16)
 
 # %% ../nbs/00_core.ipynb #d7d4306d
 def atomic_write_text(text: str, path):
     "Write text atomically."
-    return atomic_write(path, lambda t: Path(t).write_text(text))
+    return atomic_write(path, lambda t: Path(t).write_text(text), need=len(text.encode()))
 
 # %% ../nbs/00_core.ipynb #5de58528
 def sha256_file(path) -> str:
@@ -264,6 +336,17 @@ def sha256_tensors(tensors) -> str:
 def model_fingerprint(model: torch.nn.Module) -> str:
     "Short hash of a model's parameters and buffers: ties artifacts (synthetic data, quantized models) to it."
     return sha256_tensors(v.float() for v in model.state_dict().values() if torch.is_tensor(v))[:16]
+
+# %% ../nbs/00_core.ipynb #7023b26f
+def check_materialized(model: torch.nn.Module, what: str = 'the model') -> torch.nn.Module:
+    "Refuse a model whose parameters or buffers live on the meta device (shapes without values)."
+    meta = [k for k, v in model.state_dict().items() if torch.is_tensor(v) and v.is_meta]
+    if meta:
+        raise GenieError(
+            f"{what} has {len(meta)} tensors on the meta device (first: {meta[0]}), so no weights to work "
+            "with: materialise it first (model.to_empty(device='cpu'), then load_state_dict)"
+        )
+    return model
 
 # %% ../nbs/00_core.ipynb #0f3b61a4
 def _digest_into(h, obj):
@@ -297,9 +380,19 @@ def save_checked(obj: dict, path) -> Path:
     return atomic_save({**obj, 'sha256': content_digest(obj)}, path)
 
 # %% ../nbs/00_core.ipynb #d3089401
-def verify_checked(d: dict, path, what: str = 'file') -> dict:
-    "Check the `sha256` entry of a loaded dict (files written before checksums have none and pass)."
+def verify_checked(
+    d: dict,  # what `torch.load` returned
+    path,  # its file, for the message
+    what: str = 'file',  # what the file is, for the message
+    required: bool = False,  # the format always stores a checksum: a missing one is damage
+) -> dict:
+    "Check the `sha256` entry of a loaded dict and return the dict without it."
     want = d.get('sha256')
+    if want is None and required:
+        raise GenieError(
+            f"{path} looks damaged: it has no checksum, yet every {what} genie_nb writes stores one (the "
+            "file was edited or damaged); re-create it (genie_nb does not run on a damaged file)"
+        )
     if want is None:
         return d
     body = {k: v for k, v in d.items() if k != 'sha256'}
@@ -310,14 +403,71 @@ def verify_checked(d: dict, path, what: str = 'file') -> dict:
         )
     return body
 
+# %% ../nbs/00_core.ipynb #76ee039d
+LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    AttributeError,
+    KeyError,
+    IndexError,
+)
+
+
+def load_torch_file(path, what: str, missing: str, hint: str):
+    "`torch.load(path, weights_only=True)`; a missing, non-regular or unreadable file is bad input."
+    path = Path(path)
+    if not path.exists():
+        raise GenieError(f"{what} {path} does not exist; {missing}")
+    if not path.is_file():
+        raise GenieError(
+            f"{path} is not a regular file (a folder, FIFO or device), so not a {what}; {missing}"
+        )
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except LOAD_ERRORS as e:
+        raise GenieError(
+            f"{path} is not a readable {what} (corrupt, truncated or foreign: {type(e).__name__}); {hint}"
+        ) from None
+
+# %% ../nbs/00_core.ipynb #e8785d4f
+def load_checked(
+    path,  # a file genie_nb wrote
+    fmt: str | None,  # the `format` tag it must carry (None: the reader checks the layout itself)
+    what: str = 'file',  # what it is, for messages
+    missing: str = 're-create it',  # what to do when it does not exist
+    hint: str = 're-create it',  # what to do when it cannot be read
+    checksum: bool = True,  # its `sha256` entry must be there and match
+    plain: Callable[[Any], bool] | None = None,  # accepts a foreign object as it is (no tag, no checksum)
+):
+    "Load a genie_nb torch file: exists → torch.load (weights only) → readable → format tag → checksum."
+    d = load_torch_file(path, what, missing, hint)
+    if plain is not None and plain(d):
+        return d
+    if fmt is not None and not (isinstance(d, dict) and d.get('format') == fmt):
+        raise GenieError(f"{path} is a torch file but not a genie_nb {what} (no format {fmt!r}); {hint}")
+    return verify_checked(d, path, what, required=True) if checksum else d
+
 # %% ../nbs/00_core.ipynb #5f8e2a13
-def written_by_genie_nb(path) -> bool:
-    "Whether `path` is a torch file genie_nb wrote (a dict whose `format` starts with 'genie_nb.')."
+def written_by_genie_nb(
+    path,
+    kind: str
+    | Callable
+    | None = None,  # a `format` tag prefix, or a test of the file; None: any genie_nb file
+) -> bool:
+    "Whether regular file `path` is a file genie_nb wrote (a torch dict whose `format` starts with `kind`)."
+    if not Path(path).is_file():
+        return False
+    if callable(kind):
+        return bool(kind(path))
     try:
         d = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except Exception:
         return False
-    return isinstance(d, dict) and str(d.get('format', '')).startswith('genie_nb.')
+    return isinstance(d, dict) and str(d.get('format', '')).startswith(kind or 'genie_nb.')
 
 # %% ../nbs/00_core.ipynb #20e1a5b6
 def _same_file(a: Path, b: Path) -> bool:
@@ -325,6 +475,20 @@ def _same_file(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
+
+# %% ../nbs/00_core.ipynb #b94a8e06
+def _check_path_form(path, flag: str):
+    "Refuse an output name that is a folder's (a trailing separator) or too long for the file system."
+    s = os.fspath(path)
+    if s.endswith(os.sep) or (os.altsep and s.endswith(os.altsep)):
+        raise GenieError(f"{flag} {s} ends with a separator, so it names a folder; give a file name")
+    if len(os.fsencode(Path(s).name)) > 255:
+        raise GenieError(f"{flag}: the file name is longer than 255 bytes; choose a shorter name")
+    limit = os.pathconf('/', 'PC_PATH_MAX') if hasattr(os, 'pathconf') else 4096
+    if len(os.fsencode(os.path.abspath(s))) >= limit:
+        raise GenieError(
+            f"{flag}: the path is longer than this system's limit ({limit} bytes); use a shorter one"
+        )
 
 # %% ../nbs/00_core.ipynb #128136e0
 def _check_parent_writable(p: Path, flag: str):
@@ -336,12 +500,42 @@ def _check_parent_writable(p: Path, flag: str):
         raise GenieError(f"{flag} {p}: folder {parent} is not writable; choose another {flag}")
 
 # %% ../nbs/00_core.ipynb #60567542
+def _check_existing(p: Path, flag: str, kind):
+    "Refuse an existing output that is not a regular file genie_nb wrote, of the kind this command writes."
+    if p.is_symlink():
+        raise GenieError(
+            f"{flag} {p} is a symbolic link; genie_nb never writes through a link (it would replace the "
+            f"file it points to): choose another {flag}"
+        )
+    if p.is_dir():
+        raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
+    if p.exists() and not p.is_file():
+        raise GenieError(
+            f"{flag} {p} is not a regular file (a FIFO, socket or device); choose another {flag}"
+        )
+    if not p.exists() or written_by_genie_nb(p, kind):
+        return
+    if kind is not None and written_by_genie_nb(p):
+        raise GenieError(
+            f"{flag} {p} is another kind of genie_nb file than this writes (a command replaces only a "
+            f"file of its own kind): choose another {flag}"
+        )
+    raise GenieError(
+        f"{flag} {p} exists and was not written by genie_nb; genie_nb never replaces such a "
+        f"file: choose another {flag}"
+    )
+
+
 def check_output(
     path,  # the output file a command will write
     inputs=(),  # the files the command reads: the output must be none of them
     flag: str = '--out',  # the option's name, for the message
+    kind: str
+    | Callable
+    | None = None,  # what an existing output must be to be replaced (see `written_by_genie_nb`)
 ) -> Path:
     "Refuse, before any work, an output that would overwrite an input or a file genie_nb did not write."
+    _check_path_form(path, flag)
     p = Path(path)
     for i in inputs:
         if i is not None and _same_file(p, Path(i)):
@@ -349,13 +543,7 @@ def check_output(
                 f"{flag} {p} is also an input of this command ({i}); writing it would destroy that "
                 f"file: choose another {flag}"
             )
-    if p.is_dir():
-        raise GenieError(f"{flag} {p} is a folder; give a file name, e.g. {flag} {p / 'out.pt'}")
-    if p.exists() and not written_by_genie_nb(p):
-        raise GenieError(
-            f"{flag} {p} exists and was not written by genie_nb; genie_nb never replaces such a "
-            f"file: choose another {flag}"
-        )
+    _check_existing(p, flag, kind)
     _check_parent_writable(p, flag)
     return p
 
@@ -365,11 +553,23 @@ class OutputLock:
 
     def __init__(self, path):
         path = Path(path)
-        self.path, self.lock = path, path.parent / f'.{path.name}.lock'
+        self.path, self.lock = path, path.parent / f'{side_prefix(path)}.lock'
+
+    def _open(self) -> int:
+        "The lock file's descriptor; a lock genie_nb cannot create is bad input."
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.lock, os.O_CREAT | os.O_RDWR, 0o666)
+        except IsADirectoryError:
+            raise GenieError(f"lock {self.lock} is a folder; remove it or choose another output") from None
+        except OSError as e:
+            raise GenieError(
+                f"cannot create the lock {self.lock} for {self.path} ({e.strerror}): the folder is not "
+                "writable; choose another output"
+            ) from None
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.lock, os.O_CREAT | os.O_RDWR, 0o666)
+        self.fd = self._open()
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -381,6 +581,7 @@ class OutputLock:
         if not self.lock.exists() or os.stat(self.lock).st_ino != os.fstat(self.fd).st_ino:
             os.close(self.fd)  # the holder removed the lock file between our open and lock: retry
             return self.__enter__()
+        remove_stale_temps(self.path)
         return self
 
     def __exit__(self, *exc):

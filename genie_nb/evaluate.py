@@ -11,13 +11,51 @@ from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
-__all__ = ['as_input', 'evaluate', 'error_stats', 'layer_report', 'fp_layer_outputs']
+__all__ = ['as_input', 'first_conv_channels', 'check_images', 'evaluate', 'error_stats', 'layer_report', 'fp_layer_outputs']
 
 # %% ../nbs/07_evaluate.ipynb #e0be1aae
 def as_input(x: torch.Tensor, device='cpu') -> torch.Tensor:
     "Move a batch to `device`; images (4-D) in channels_last memory format."
     x = x.to(device)
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+# %% ../nbs/07_evaluate.ipynb #74ec8a3c
+def first_conv_channels(model: nn.Module) -> int | None:
+    "Input channels of the model's first Conv2d (None without one)."
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if first is None else first.in_channels
+
+
+def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    "The model's (batch, classes) logits on `x`; images it cannot take, or other output: bad input."
+    want = first_conv_channels(model)
+    if want is not None and x.dim() == 4 and x.shape[1] != want:
+        raise GenieError(
+            f"the images have {x.shape[1]} channels but the model's first conv takes {want}; "
+            "evaluate on images of the model's input shape"
+        )
+    out = model(x)
+    if not torch.is_tensor(out) or out.dim() != 2:
+        got = type(out).__name__ if not torch.is_tensor(out) else f'a tensor of shape {tuple(out.shape)}'
+        raise GenieError(
+            f"evaluate needs a model that returns (batch, classes) logits; this one returns {got}: "
+            "wrap it so that forward returns the logits"
+        )
+    return out.float()
+
+# %% ../nbs/07_evaluate.ipynb #5fb1c6cd
+def check_images(model: nn.Module, x, what: str = 'images') -> torch.Tensor:
+    "`x` if it is a non-empty, finite float (N, C, H, W) tensor with the channels `model` takes."
+    if not torch.is_tensor(x) or x.dim() != 4 or not x.is_floating_point() or len(x) == 0:
+        got = f"a {x.dtype} tensor of shape {tuple(x.shape)}" if torch.is_tensor(x) else type(x).__name__
+        raise GenieError(f"{what} must be a non-empty float (N, C, H, W) tensor, got {got}")
+    want = first_conv_channels(model)
+    if want is not None and x.shape[1] != want:
+        raise GenieError(f"{what} have {x.shape[1]} channels but the model's first conv takes {want}")
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise GenieError(f"{what} hold {bad} NaN or Inf values; every metric on them would be NaN")
+    return x
 
 # %% ../nbs/07_evaluate.ipynb #bd888d4a
 @torch.no_grad()
@@ -35,7 +73,7 @@ def evaluate(
     correct, loss, n = 0, 0.0, 0
     for x, y in tqdm(loader, desc=desc, disable=len(loader) <= bar_after, leave=False):
         x, y = as_input(x, device), y.to(device)
-        out = model(x).float()
+        out = _logits(model, x)
         loss += F.cross_entropy(out, y, reduction='sum').item()
         correct += (out.argmax(1) == y).sum().item()
         n += len(y)

@@ -19,9 +19,10 @@ from .qmodel import QModel, BitPolicy, save_quantized, unsupported_weight_layers
 
 # %% auto #0
 __all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'BENCH_MODELS', 'packed_size', 'size_table', 'DequantWeight', 'QDQActivation',
-           'ExportWeight', 'ExportAct', 'check_exportable', 'exportable_copy', 'export_onnx', 'export_fp_onnx',
-           'op_types', 'initializer_types', 'ort_session', 'ort_logits', 'torch_logits', 'onnx_parity', 'time_call',
-           'bench_model', 'ort_float_ops', 'bench_one', 'bench_markdown', 'bench_export']
+           'ExportWeight', 'ExportAct', 'check_exportable', 'exportable_copy', 'mark_written_by_genie_nb',
+           'written_onnx', 'export_onnx', 'export_fp_onnx', 'op_types', 'initializer_types', 'ort_session',
+           'ort_logits', 'torch_logits', 'onnx_parity', 'time_call', 'bench_model', 'ort_float_ops', 'bench_one',
+           'bench_markdown', 'bench_export']
 
 # %% ../nbs/12_export.ipynb #15577b16
 def packed_size(name: str, w_bits: int, a_bits: int = 8, fold_bn: bool = False, n_calib: int = 32) -> dict:
@@ -147,6 +148,22 @@ def _input_shape(qm: nn.Module, input_shape) -> tuple:
         raise GenieError("the model does not record its input shape; pass input_shape=(C, H, W)")
     return tuple(int(s) for s in shape)
 
+# %% ../nbs/12_export.ipynb #265a9429
+def mark_written_by_genie_nb(path):
+    "Record `written_by: genie_nb` in the metadata of ONNX file `path`."
+    m = onnx.load(str(path))
+    onnx.helper.set_model_props(m, {**{p.key: p.value for p in m.metadata_props}, 'written_by': 'genie_nb'})
+    onnx.save(m, str(path))
+
+
+def written_onnx(path) -> bool:
+    "Whether `path` is an ONNX file genie_nb wrote (the kind of output `genie-nb export` may replace)."
+    try:
+        m = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return False
+    return any(p.key == 'written_by' and p.value == 'genie_nb' for p in m.metadata_props)
+
 # %% ../nbs/12_export.ipynb #78264df6
 def _write_onnx(module: nn.Module, tmp: str, shape: tuple, opset: int):
     "Export `module` to ONNX file `tmp` (input 'input', output 'logits', dynamic batch) and check the graph."
@@ -163,6 +180,7 @@ def _write_onnx(module: nn.Module, tmp: str, shape: tuple, opset: int):
             dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
         )
     onnx.checker.check_model(tmp)
+    mark_written_by_genie_nb(tmp)
 
 # %% ../nbs/12_export.ipynb #d58e7220
 def _onnx_export(module: nn.Module, path, shape: tuple, opset: int) -> Path:

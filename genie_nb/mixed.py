@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from matplotlib.figure import Figure
 from .core import *
 from .data import TensorBatches
-from .evaluate import evaluate, as_input
+from .evaluate import evaluate, as_input, check_images
 from .qmodel import QModel, BitPolicy, quantizable_ops, check_bits
 from .recon import calib_images
 from .widgets import QuantBank, QuantErrorExplorer, View, fig_png
@@ -327,7 +327,7 @@ def from_budget(
     check_bits(a_bits, 'a_bits', False)
     plan = budget_plan(model, check_budget(w_bits, cands), cands, BitPolicy(**_rules(base)))
     _check_proxy(proxy)
-    images = calib_images(data)[0][:n_images]
+    images = check_images(model, calib_images(data)[0][:n_images], 'from_budget images')
     sens = sensitivity_table(model, images, cands, names=plan['free'])
     return budget_policy(model, sens, w_bits, a_bits, cands, proxy, base)
 
@@ -353,6 +353,8 @@ class BudgetExplorer(View):
         budget: float = 4.0,
     ):
         self.model, self.cands, self.proxy = model.eval(), check_candidates(candidates), _check_proxy(proxy)
+        check_budget(budget, self.cands)  # before the ~10 s of sensitivities
+        check_bits(a_bits, 'a_bits', False)  # the explorer's slider would silently clamp 1 to 2
         self.explorer = ex = QuantErrorExplorer(model, held, test)
         ex.a.value = a_bits
         self.sens = sensitivity_table(model, ex.held, self.cands, bank=ex.bank)

@@ -122,18 +122,14 @@ def save_checkpoint(model: nn.Module, path, meta: dict, manifest: bool = True):
 # %% ../nbs/01_models.ipynb #14f53db7
 def _read_checkpoint(path):
     path = Path(path)
-    if not path.exists():
-        raise GenieError(
-            f"checkpoint {path} does not exist; pass a genie_nb checkpoint file or --model default"
-        )
-    try:
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GenieError(
-            f"{path} is not a readable genie_nb checkpoint (corrupt, truncated or foreign: "
-            f"{type(e).__name__}); "
-            "re-create it or reinstall genie_nb"
-        ) from None
+    ck = load_checked(
+        path,
+        None,  # no format tag: the layout is checked below, the hash in the folder's manifest
+        'genie_nb checkpoint',
+        missing='pass a genie_nb checkpoint file or --model default',
+        hint='re-create it or reinstall genie_nb',
+        checksum=False,
+    )
     if isinstance(ck, dict) and str(ck.get('format', '')).startswith('genie_nb.q'):
         raise GenieError(
             f"{path} is a quantized model (written by genie-nb quantize), not an FP32 checkpoint; pass it "

@@ -517,8 +517,29 @@ def payload_digest(meta: dict, blobs: dict) -> str:
 QMODEL_FORMAT, QMODEL_VERSION = 'genie_nb.qmodel', 2
 
 # %% ../nbs/05_qmodel.ipynb #b52538e5
-def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
+def _check_finite_state(qm: QModel):
+    "Refuse to save a quantized model with NaN/Inf in any floating-point tensor (steps, weights, buffers)."
+    bad = [k for k, v in qm.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise GenieError(
+            f"the quantized model has NaN or Inf values in {len(bad)} tensors (first: {bad[0]}); nothing was "
+            "saved: check that the calibration images are finite and in the model's normalised input space"
+        )
+
+
+def save_quantized(
+    qm: QModel,
+    path,
+    meta: dict | None = None,
+    overwrite: bool = False,  # replace an existing quantized-model file genie_nb wrote (never any other file)
+) -> Path:
     "Save a quantized model as a packed, checksummed file (no FP32 weights of quantized ops), atomically."
+    check_output(path, flag='save_quantized: path', kind=QMODEL_FORMAT)
+    if Path(path).exists() and not overwrite:
+        raise GenieError(
+            f"save_quantized: {path} exists (a quantized model); pass overwrite=True to replace it"
+        )
+    _check_finite_state(qm)
     meta = {**qm.meta, **(meta or {}), 'format_version': QMODEL_VERSION}
     if 'input_shape' not in meta and 'arch_spec' in meta:
         meta['input_shape'] = meta['arch_spec'].get('input_shape')
@@ -527,25 +548,6 @@ def save_quantized(qm: QModel, path, meta: dict | None = None) -> Path:
     return atomic_save(
         dict(format=QMODEL_FORMAT, meta=meta, blobs=blobs, sha256=payload_digest(meta, blobs)), path
     )
-
-# %% ../nbs/05_qmodel.ipynb #8c7d3ae9
-def _torch_load(path: Path):
-    "`torch.load` (weights only); a file torch cannot read is bad input."
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except (
-        pickle.UnpicklingError,
-        RuntimeError,
-        EOFError,
-        zipfile.BadZipFile,
-        OSError,
-        ValueError,
-        AttributeError,
-    ) as e:
-        raise GenieError(
-            f"{path} is not a readable quantized model (file looks damaged, truncated or foreign: "
-            f"{type(e).__name__}); re-create it with genie-nb quantize"
-        ) from None
 
 # %% ../nbs/05_qmodel.ipynb #ba081894
 def _unpack_checked(ck: dict, path: Path) -> dict:
@@ -568,16 +570,13 @@ def _unpack_checked(ck: dict, path: Path) -> dict:
 # %% ../nbs/05_qmodel.ipynb #79e5e631
 def read_quantized(path) -> dict:
     "Read a quantized-model file → {'format', 'meta', 'state_dict'}; clear errors for bad files."
-    path = Path(path)
-    if not path.exists():
-        raise GenieError(
-            f"quantized model {path} does not exist; create it with quantize(...) / genie-nb quantize"
-        )
-    ck = _torch_load(path)
-    if not (isinstance(ck, dict) and ck.get('format') == QMODEL_FORMAT and isinstance(ck.get('meta'), dict)):
-        raise GenieError(
-            f"{path} is a torch file but not a genie_nb quantized model (no format '{QMODEL_FORMAT}')"
-        )
+    path, how = Path(path), 're-create it with genie-nb quantize'
+    missing = 'create it with quantize(...) / genie-nb quantize'
+    ck = load_checked(
+        path, QMODEL_FORMAT, 'quantized model', missing, how, checksum=False
+    )  # own digest: below
+    if not isinstance(ck.get('meta'), dict):
+        raise GenieError(f"{path} is a genie_nb quantized model without its metadata; {how}")
     version = ck['meta'].get('format_version', 0)
     if version > QMODEL_VERSION:
         raise GenieError(f"{path} was written by a newer genie_nb (format {version}); upgrade genie_nb")

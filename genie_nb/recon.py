@@ -15,7 +15,7 @@ from .qmodel import *
 
 # %% auto #0
 __all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
-           'PRESETS', 'UNIT_TYPES', 'PROGRESS_FORMAT', 'PTQMethodSpec', 'QuantConfig', 'arch_family',
+           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'PTQMethodSpec', 'QuantConfig', 'arch_family',
            'round_weight_for', 'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io',
            'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration',
            'data_fingerprint', 'lp_recon_loss', 'quantize', 'bench_recon', 'register_unit']
@@ -79,6 +79,8 @@ def _check_quant_config(cfg: QuantConfig):
         raise GenieError(f"iters must be an integer ≥ 0, not {cfg.iters!r}")
     if not (isinstance(cfg.recon_batch, int) and cfg.recon_batch >= 1):
         raise GenieError(f"recon_batch must be ≥ 1, not {cfg.recon_batch!r}")
+    check_number(cfg.init_ratios, 'init_ratios', integer=True)
+    check_number(cfg.eval_samples, 'eval_samples', integer=True)
     if not 0 <= cfg.drop_prob < 1:
         raise GenieError(f"drop_prob must be in [0, 1), not {cfg.drop_prob}")
     if not 0 <= cfg.warmup < 1:
@@ -478,6 +480,9 @@ def calib_images(data) -> tuple[torch.Tensor, str, dict]:
     return imgs, str(meta.get('method', 'tensor')), dict(meta)
 
 # %% ../nbs/06_recon.ipynb #5fa821d7
+MAX_IMAGE_ABS = 1e6  # |x| above: not a normalised image; its squares overflow float32
+
+
 def _check_image_tensor(images: torch.Tensor, cfg: QuantConfig):
     "Raise GenieError unless `images` is a finite float (N, C, H, W) tensor with N ≥ `cfg.recon_batch`."
     if images.dim() != 4 or not images.is_floating_point():
@@ -495,6 +500,13 @@ def _check_image_tensor(images: torch.Tensor, cfg: QuantConfig):
         raise GenieError(
             f"{bad} of {len(images)} calibration images hold NaN or Inf values; quantizing on them "
             "would give a meaningless model: re-create the data"
+        )
+    top = float(images.abs().max())
+    if top > MAX_IMAGE_ABS:
+        raise GenieError(
+            f"calibration images reach |x| = {top:.3g}; images in the model's normalised input space stay "
+            f"far below {MAX_IMAGE_ABS:g} (larger values overflow float32 in the quantizers' range search): "
+            "normalise them as the model expects"
         )
 
 # %% ../nbs/06_recon.ipynb #7ecfe12f
@@ -547,15 +559,8 @@ def _run_key(cfg: QuantConfig, model, images) -> dict:
 
 # %% ../nbs/06_recon.ipynb #fd6cf40a
 def _load_progress(path, qm: QModel, key: dict) -> list[str]:
-    try:
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise GenieError(
-            f"resume file {path} is unreadable ({type(e).__name__}); delete it to start over"
-        ) from None
-    if not (isinstance(ck, dict) and ck.get('format') == PROGRESS_FORMAT):
-        raise GenieError(f"{path} is not a reconstruction progress file; delete it or pick another path")
-    ck = verify_checked(ck, path, 'progress file')
+    how = 'delete it to start over'
+    ck = load_checked(path, PROGRESS_FORMAT, 'reconstruction progress file', how, how)
     if ck['key'] != key:
         diff = sorted(k for k in key if ck['key'].get(k) != key[k])
         raise GenieError(

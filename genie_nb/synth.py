@@ -15,11 +15,12 @@ from .models import *
 from .data import load_fmnist, TensorBatches
 
 # %% auto #0
-__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets',
-           'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing',
-           'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape',
-           'check_input_shape', 'SyntheticData', 'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages',
-           'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'GENIE_KEYS',
+           'GENIE_META_KEYS', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss',
+           'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind',
+           'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData', 'is_plain_images',
+           'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize', 'batch_hooks',
+           'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
@@ -328,11 +329,20 @@ def save(self: SyntheticData, path) -> Path:
     )
 
 # %% ../nbs/03_synth.ipynb #b2d5a1c3
+GENIE_KEYS, GENIE_META_KEYS = (
+    ('format', 'version', 'sha256'),
+    ('model_fingerprint', 'complete', 'batches_done'),
+)
+
+
 def is_plain_images(d) -> bool:
-    "Whether `torch.load` gave a bare tensor, or a dict with an `'images'` tensor and no genie_nb format tag."
+    "Whether `torch.load` gave a bare tensor, or a dict of an `'images'` tensor without genie_nb's keys."
     if torch.is_tensor(d):
         return True
-    return isinstance(d, dict) and 'format' not in d and torch.is_tensor(d.get('images'))
+    if not (isinstance(d, dict) and torch.is_tensor(d.get('images'))):
+        return False
+    meta = d.get('meta') if isinstance(d.get('meta'), dict) else {}
+    return not any(k in d for k in GENIE_KEYS) and not any(k in meta for k in GENIE_META_KEYS)
 
 # %% ../nbs/03_synth.ipynb #c9e3f7a4
 def _check_plain(x: torch.Tensor, path, input_shape):
@@ -371,31 +381,20 @@ def plain_images(
 def _read_synth(path) -> dict:
     "What a synthetic-data file holds: a plain image tensor (or dict), or verified genie_nb data."
     path = Path(path)
-    if not path.exists():
-        raise GenieError(
-            f"synthetic-data file {path} does not exist; create it with synthesize(..., out=...) or "
-            "`genie-nb synth --out`"
-        )
-    try:
-        d = torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GenieError(
-            f"{path} is not a readable synthetic-data file (corrupt, truncated or foreign: "
-            f"{type(e).__name__}); re-create it"
-        ) from None
+    d = load_checked(
+        path,
+        SYNTH_FORMAT,
+        'synthetic-data file',
+        missing="create it with synthesize(..., out=...) or `genie-nb synth --out`",
+        plain=is_plain_images,
+    )
     if is_plain_images(d):
         return d
-    if not (
-        isinstance(d, dict)
-        and d.get('format') == SYNTH_FORMAT
-        and torch.is_tensor(d.get('images'))
-        and isinstance(d.get('meta'), dict)
-    ):
+    if not (torch.is_tensor(d.get('images')) and isinstance(d.get('meta'), dict)):
         raise GenieError(
-            f"{path} is a torch file but not genie_nb synthetic data (no format={SYNTH_FORMAT!r} with "
-            "images and meta)"
+            f"{path} is a genie_nb synthetic-data file without its images and meta; re-create it"
         )
-    return verify_checked(d, path, 'synthetic-data file')
+    return d
 
 # %% ../nbs/03_synth.ipynb #9f529470
 @patch(cls_method=True)
@@ -748,6 +747,7 @@ def synthesize(
 ) -> SyntheticData:
     "Make `cfg.n` calibration images for `model` with `cfg.method` ('genie', 'zeroq', 'gaussian', 'real')."
     cfg = (cfg or SynthConfig.preset('cpu')).check()
+    check_materialized(model)
     stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
     run = _prepare(model, cfg, out)
     return _run_batches(run, on_event, out)

@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from matplotlib.figure import Figure
 from .core import *
 from .data import TensorBatches
-from .evaluate import evaluate, layer_report, fp_layer_outputs
+from .evaluate import evaluate, layer_report, fp_layer_outputs, check_images
 from .qmodel import QModel, BitPolicy
 from .recon import quantize, QuantConfig, _bench_model  # the bundled ResNet-20 (or an untrained one)
 from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
@@ -110,6 +110,17 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
     "An image batch (4-d) in channels-last memory; any other tensor unchanged."
     return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
+# %% ../nbs/08_widgets.ipynb #d00ffcdf
+def _check_explorer_data(model: nn.Module, held, test):
+    "Refuse held images or a test slice the explorer cannot measure on (empty, wrong channels, NaN, lengths)."
+    check_images(model, held, 'held images')
+    if test is None:
+        return
+    x, y = test
+    check_images(model, x, 'test images')
+    if len(y) != len(x):
+        raise GenieError(f"the test slice has {len(x)} images but {len(y)} labels; pass one label per image")
+
 # %% ../nbs/08_widgets.ipynb #80084474
 class QuantErrorExplorer(View):
     "Bit-width sliders (global, per layer) → per-layer SQNR/MSE vs FP32 on held images; top-1 on test images."
@@ -121,6 +132,7 @@ class QuantErrorExplorer(View):
         test: tuple | None = None,  # (x, y) real test slice for top-1 (e.g. 2,000 images)
         reference: QModel | None = None,  # e.g. a reconstructed model, drawn beside RTN at its bits
     ):
+        _check_explorer_data(model, held, test)
         self.model, self.held, self.reference = model.eval(), _channels_last(held[:64]), reference
         self.test = (_channels_last(test[0]), test[1]) if test is not None else None
         self.bank = QuantBank(model, held[:64])

@@ -127,19 +127,22 @@ def _bad(args, contains, keep: Path):
 def test_cli_bad_input(tmp_path, qpt, monkeypatch):
     out = tmp_path / 'm.onnx'
     out.write_bytes(b'keep me')
+    new = tmp_path / 'new.onnx'  # inputs that cannot be read: nothing is written
     _bad(['--quant', qpt, '--out', out, '--opset', 11], 'opset 11 is too low', out)
     monkeypatch.chdir(qpt.parent)  # the same file under another spelling
-    _bad(['--quant', qpt, '--out', Path('.') / '..' / qpt.parent.name / 'q.qpt'], 'is the input file', qpt)
+    _bad(['--quant', qpt, '--out', Path('.') / '..' / qpt.parent.name / 'q.qpt'], 'is also an input', qpt)
     raw = bytearray(qpt.read_bytes())
     ck = torch.load(qpt, weights_only=True)
     at = raw.find(ck['blobs']['codes'][:64].numpy().tobytes()) + 20
     raw[at] ^= 0xFF
     (tmp_path / 'flip.qpt').write_bytes(bytes(raw))
-    _bad(['--quant', tmp_path / 'flip.qpt', '--out', out], 'file looks damaged', out)
+    _bad(['--quant', tmp_path / 'flip.qpt', '--out', new], 'file looks damaged', tmp_path / 'flip.qpt')
     torch.save({'weights': torch.zeros(3)}, tmp_path / 'foreign.qpt')
-    _bad(['--quant', tmp_path / 'foreign.qpt', '--out', out], 'not a genie_nb quantized model', out)
+    _bad(['--quant', tmp_path / 'foreign.qpt', '--out', new], 'not a genie_nb quantized model', out)
     (tmp_path / 'junk.qpt').write_bytes(b'\x00junk')
-    _bad(['--quant', tmp_path / 'junk.qpt', '--out', out], 'not a readable quantized model', out)
+    _bad(['--quant', tmp_path / 'junk.qpt', '--out', new], 'not a readable quantized model', out)
+    assert not new.exists()
+    _bad(['--quant', qpt, '--out', out], 'not written by genie_nb', out)  # a user's file is never replaced
 
 
 def test_old_unpacked_file(tmp_path, fmnist):

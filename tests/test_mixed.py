@@ -134,6 +134,7 @@ def test_cli_w_budget(tmp_path):
     j = json.loads(r.stdout.strip().splitlines()[-1])
     assert j['w_budget'] == 2.5 and j['avg_w_bits'] <= 2.5 and set(j['widths'].values()) <= {2, 4, 8}
     assert j['weight_kib'] > 0 and 'overrides' in j['policy']
+    assert j['w_bits'] is None  # the uniform default is not what was used: `widths` and `policy` are
     for bad, msg in (
         (['--w-budget', 1], '1.0 bits is outside the candidate widths 2..8'),
         (['--w-budget', 3, '--w-candidates', 'x'], 'integers separated by commas'),

@@ -252,7 +252,7 @@ def test_corrupt_foreign_and_missing_files(model, tmp_path):
     with pytest.raises(GenieError, match='corrupt'):
         SyntheticData.load(tmp_path / 'c.pt')
     torch.save({'state_dict': {}}, tmp_path / 'other.pt')
-    with pytest.raises(GenieError, match='not genie_nb synthetic data'):
+    with pytest.raises(GenieError, match='not a genie_nb synthetic-data file'):
         SyntheticData.load(tmp_path / 'other.pt')
     with pytest.raises(GenieError, match='does not exist'):
         SyntheticData.load(tmp_path / 'none.pt')
