@@ -479,7 +479,7 @@ def reconstruct_unit(
     opts, drop = _setup_unit(qls, cfg)
     precision = resolve_precision(cfg.precision, device)
     run = _UnitRun(unit, qls, x_fp, y_fp, x_q, cfg, device, opts, drop, name, on_event, precision)
-    slow = fp32_layers(unit, device) if precision != 'fp32' else []
+    slow = fp32_layers(unit, device) if cfg.precision == 'auto' and precision != 'fp32' else []
     with keep_fp32(unit, slow, device):
         losses, step_seconds = _optimise_unit(run, seed)
     loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)

@@ -17,11 +17,20 @@ from .precision import PRECISIONS, autocast, resolve_precision, fp32_layers, add
 from .precision import precision_hint
 
 # %% auto #0
-__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'BNStatHooks', 'bn_targets',
-           'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing',
-           'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape',
-           'check_input_shape', 'SyntheticData', 'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages',
-           'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'channel_var_mean',
+           'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss', 'frozen_teacher',
+           'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind', 'stat_loss_fn',
+           'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData', 'is_plain_images', 'plain_images',
+           'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize', 'batch_hooks', 'tqdm_subscriber',
+           'bn_mismatch', 'bench_synth']
+
+# %% ../nbs/03_synth.ipynb #ad7217a7
+def channel_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per-channel unbiased variance and mean of an (N, C, H, W) batch, in float32, via its (N·H·W, C) view."
+    xm = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).float()  # a view when x is channels_last
+    mean = xm.mean(0)
+    d = xm - mean
+    return (d * d).sum(0) / (len(xm) - 1), mean
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
@@ -42,6 +51,9 @@ class BNStatHooks:
             if self.per_image:
                 var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
                 self.stats[name] = (mean, (var + self.eps).sqrt())
+            elif torch.is_autocast_enabled(x.device.type):
+                var, mean = channel_var_mean(x)
+                self.stats[name] = (mean, var.clamp_min(torch.finfo(torch.float32).tiny).sqrt())
             else:
                 var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=1)
                 self.stats[name] = (mean, var.sqrt())
@@ -700,7 +712,7 @@ def _result(imgs, meta, shape) -> SyntheticData:
 def _teacher_precision(teacher: nn.Module, cfg: SynthConfig, device) -> str:
     "Resolve `cfg.precision` on `device`; under reduced precision, hold the slow layer kinds in float32."
     precision = resolve_precision(cfg.precision, device)
-    if precision != 'fp32':
+    if cfg.precision == 'auto' and precision != 'fp32':
         add_fp32_islands(teacher, fp32_layers(teacher, device), device)  # a private copy: hooks for good
     return precision
 
