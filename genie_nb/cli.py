@@ -15,6 +15,7 @@ from .data import *
 from .evaluate import evaluate
 from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
 from .synth import METHODS as SYNTH_METHODS
+from .precision import PRECISIONS, resolve_precision
 from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
 from .recon import QuantConfig, quantize, bench_recon, METHODS as PTQ_METHODS, WEIGHT_RANGES
@@ -108,7 +109,9 @@ def check_options(a):
     for k in ('w_bits', 'a_bits'):
         if getattr(a, k, None) is not None:
             check_bits(getattr(a, k), _flag(k), allow_none=False)
-    pick_device(a.device)
+    dev = pick_device(a.device)
+    if getattr(a, 'precision', None):
+        resolve_precision(a.precision, dev)  # fp16 off CUDA, bf16 without native support: exit 2 now
     if getattr(a, 'cache_device', None):
         pick_device(a.cache_device)
     return a
@@ -268,6 +271,7 @@ def _synth_parallel(a, model, cfg: SynthConfig, out) -> SyntheticData:
 def synth_config(a, **extra) -> SynthConfig:
     "A SynthConfig from the preset and the explicit CLI overrides."
     kw = {k: getattr(a, k) for k in ('n', 'batch', 'steps') if getattr(a, k, None) is not None}
+    kw.update(_precision(a))
     return SynthConfig.preset(
         a.preset, method=a.method, seed=a.seed, device=str(pick_device(a.device)), **kw, **extra
     )
@@ -335,6 +339,21 @@ def _synth_result(a, data: SyntheticData, out) -> dict:
         ranks=a.nproc if a.nproc > 1 else rank_and_world()[1],
     )
 
+# %% ../nbs/09_cli.ipynb #5835aa16
+def _add_precision(p):
+    p.add_argument(
+        '--precision',
+        default=None,
+        choices=list(PRECISIONS),
+        help='compute precision of synthesis and reconstruction (default fp32; auto = bf16 where fast)',
+    )
+
+# %% ../nbs/09_cli.ipynb #2d08353c
+def _precision(a) -> dict:
+    "The `precision` config field the command line asked for ({} when not given: the configs' default)."
+    p = getattr(a, 'precision', None)
+    return {} if p is None else dict(precision=p)
+
 # %% ../nbs/09_cli.ipynb #85a3d326
 def _add_budget(p):
     p.add_argument(
@@ -363,6 +382,7 @@ def _synth_parser(sub):
     p = add_common(sub.add_parser('synth', help='synthesize calibration data from BN statistics'))
     p.add_argument('--method', default='genie', choices=list(SYNTH_METHODS))
     _add_budget(p)
+    _add_precision(p)
     _add_real(p)
     p.add_argument('--nproc', type=int, default=1, help='processes on this machine sharing the batches')
     p.add_argument(
@@ -401,6 +421,7 @@ def _synth_calibration(a, model, shape) -> SyntheticData:
     "`--data METHOD`: synthesize the calibration images now (resumable from `OUT.METHOD.pt`)."
     dev = str(pick_device(a.device))
     budget = {k: getattr(a, k) for k in ('n', 'steps') if getattr(a, k) is not None}
+    budget.update(_precision(a))
     cfg = SynthConfig.preset(a.preset, method=a.data, seed=a.seed, device=dev, input_shape=shape, **budget)
     out = Path(str(a.out) + f'.{a.data}.pt')
     bar = None if a.json else tqdm_subscriber(desc=f'{a.data} data')
@@ -435,7 +456,8 @@ def quant_config(a) -> QuantConfig:
     iters = {'iters': a.iters} if a.iters is not None else {}
     names = ('a_bits', 'method', 'seed', 'device', 'cache_device', 'round_weight', 'weight_range')
     w_bits = 4 if a.w_bits is None else a.w_bits  # with --w-budget the chosen policy replaces it
-    return QuantConfig.preset(a.preset, w_bits=w_bits, **{k: getattr(a, k) for k in names}, **iters)
+    kw = {k: getattr(a, k) for k in names}
+    return QuantConfig.preset(a.preset, w_bits=w_bits, **kw, **iters, **_precision(a))
 
 # %% ../nbs/09_cli.ipynb #fc7d5fc9
 def _reconstruct(a, model, data, cfg):
@@ -570,6 +592,7 @@ def _quantize_parser(sub):
         '--allow-partial', action='store_true', help='use an interrupted synthesis file (--data) as it is'
     )
     _add_budget(p)
+    _add_precision(p)
     _add_real(p)
     _add_val(p)
     p.set_defaults(func=cmd_quantize, fmt=_quantize_line)

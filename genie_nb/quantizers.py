@@ -264,6 +264,7 @@ class ActFakeQuant(torch.autograd.Function):
 @patch
 def forward(self: ActQuantizer, x: torch.Tensor) -> torch.Tensor:
     "Fake-quantize x (STE); in train mode keep each element FP with probability `drop_prob` (QDrop)."
+    x = x.float()  # under autocast x may be bf16: the step, the rounding and the codes stay float32
     if not bool(self.inited):
         self.init_from(x)
     qmin, qmax = qrange(self.bits, bool(self.signed))

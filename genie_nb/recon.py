@@ -12,6 +12,8 @@ from fastcore.basics import patch
 from .core import *
 from .quantizers import *
 from .qmodel import *
+from .precision import PRECISIONS, autocast, resolve_precision, fp32_layers, keep_fp32
+from .precision import precision_hint
 
 # %% auto #0
 __all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
@@ -92,6 +94,8 @@ def _check_quant_config(cfg: QuantConfig):
         check_number(cfg.round_weight, 'round_weight', strict=False)
     if cfg.weight_range not in WEIGHT_RANGES:
         raise GenieError(f"weight_range must be one of {WEIGHT_RANGES}, not {cfg.weight_range!r}")
+    if cfg.precision not in PRECISIONS:
+        raise GenieError(f"precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
 
 # %% ../nbs/06_recon.ipynb #e9475c4f
 def _normalise_quant_config(cfg: QuantConfig):
@@ -128,6 +132,7 @@ class QuantConfig:
     weight_range: str = 'zero'  # 'zero': every channel's range includes 0; 'minmax': raw min/max (BRECQ)
     log_every: int = 0  # 'step' event period; 0 = iters // 10
     eval_samples: int = 256  # cached samples used for each unit's before/after loss
+    precision: str = 'fp32'  # the unit's passes: 'fp32', 'bf16', 'fp16' (CUDA) or 'auto' (`precision`)
 
     def __post_init__(self):
         _check_quant_config(self)
@@ -375,6 +380,7 @@ class _UnitRun:
     drop: float  # probability of taking the teacher's input element (QDrop); 0 for other methods
     name: str = 'unit'
     on_event: object = None
+    precision: str = 'fp32'  # resolved: the unit's forward (and so its backward) runs in it
 
 # %% ../nbs/06_recon.ipynb #c64acc80
 def _unit_input(run: _UnitRun, idx: torch.Tensor) -> torch.Tensor:
@@ -397,7 +403,9 @@ def _recon_step(run: _UnitRun, t: int, idx: torch.Tensor) -> tuple[torch.Tensor,
     "Step `t` on minibatch `idx`; returns (reconstruction loss, rounding loss, β)."
     xin = _unit_input(run, idx)
     y = run.y_fp[idx].to(run.device)
-    rec = recon_loss(run.unit(xin), y)
+    with autocast(run.precision, run.device):
+        out = run.unit(xin)
+    rec = recon_loss(out.float(), y)
     beta = beta_at(t, run.cfg.iters, run.cfg.warmup, run.cfg.beta)
     rnd = _round_loss(run, t, beta)
     run.opts.zero_grad()
@@ -422,6 +430,15 @@ def _emit_step(run: _UnitRun, t: int, rec: torch.Tensor, rnd: torch.Tensor, beta
     if stop:
         raise StopRequested(f"stopped during unit {run.name}")
 
+# %% ../nbs/06_recon.ipynb #dc5c5b18
+def _check_finite_step(run: _UnitRun, t: int, loss: float):
+    "GenieError when the reconstruction loss of step `t` is NaN or Inf under reduced precision."
+    if run.precision != 'fp32' and not math.isfinite(loss):
+        raise GenieError(
+            f"reconstruction loss became {loss} at unit {run.name} step {t}; "
+            "lower the learning rates" + precision_hint(run.precision)
+        )
+
 # %% ../nbs/06_recon.ipynb #3fe3b06f
 def _optimise_unit(run: _UnitRun, seed: int) -> tuple[list[float], float]:
     "Run `cfg.iters` steps, then harden; return the reconstruction losses and the mean seconds per step."
@@ -434,6 +451,7 @@ def _optimise_unit(run: _UnitRun, seed: int) -> tuple[list[float], float]:
             t0 = time.perf_counter()
             rec, rnd, beta = _recon_step(run, t, next(batches))
             losses.append(rec.item())
+            _check_finite_step(run, t, losses[-1])
             t_steps.append(time.perf_counter() - t0)
             if t % every == 0 or t == cfg.iters - 1:
                 _emit_step(run, t, rec, rnd, beta)
@@ -461,8 +479,11 @@ def reconstruct_unit(
     if not cfg.spec.learns_rounding or cfg.iters == 0:
         return dict(rtn_loss=rtn_loss, loss=rtn_loss, losses=[], step_seconds=None)
     opts, drop = _setup_unit(qls, cfg)
-    run = _UnitRun(unit, qls, x_fp, y_fp, x_q, cfg, device, opts, drop, name, on_event)
-    losses, step_seconds = _optimise_unit(run, seed)
+    precision = resolve_precision(cfg.precision, device)
+    run = _UnitRun(unit, qls, x_fp, y_fp, x_q, cfg, device, opts, drop, name, on_event, precision)
+    slow = fp32_layers(unit, device) if cfg.precision == 'auto' and precision != 'fp32' else []
+    with keep_fp32(unit, slow, device):
+        losses, step_seconds = _optimise_unit(run, seed)
     loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
     return dict(rtn_loss=rtn_loss, loss=loss, losses=losses, step_seconds=step_seconds)
 
@@ -555,6 +576,7 @@ def _run_key(cfg: QuantConfig, model, images) -> dict:
         fold_bn=cfg.fold_bn,
         round_weight=cfg.round_weight,
         weight_range=cfg.weight_range,
+        **({} if cfg.precision == 'fp32' else dict(precision=cfg.precision)),  # fp32: as before precision
     )
 
 # %% ../nbs/06_recon.ipynb #fd6cf40a
@@ -785,6 +807,7 @@ def _record_meta(run: _QuantRun, source: str, seconds: float):
         device=str(run.device),
         seconds=seconds,
         n_units=len(run.units),
+        precision=resolve_precision(cfg.precision, run.device),
     )
 
 # %% ../nbs/06_recon.ipynb #fdcc3810
@@ -800,6 +823,7 @@ def quantize(
     cfg = replace(cfg, round_weight=round_weight_for(cfg, model))
     stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
     t0 = time.perf_counter()
+    resolve_precision(cfg.precision, pick_device(cfg.device))  # refused precisions fail before any work
     images, source = _checked_images(model, data, cfg)
     run = _start_run(model, images, cfg, on_event=on_event, resume=resume)
     for k, (name, unit) in enumerate(run.units):

@@ -13,14 +13,24 @@ from fastcore.basics import patch
 from .core import *
 from .models import *
 from .data import load_fmnist, TensorBatches
+from .precision import PRECISIONS, autocast, resolve_precision, fp32_layers, add_fp32_islands
+from .precision import precision_hint
 
 # %% auto #0
 __all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'GENIE_KEYS',
-           'GENIE_META_KEYS', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss', 'zeroq_stat_loss',
-           'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec', 'stat_loss_kind',
-           'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData', 'is_plain_images',
-           'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize', 'batch_hooks',
-           'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+           'GENIE_META_KEYS', 'channel_var_mean', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss',
+           'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec',
+           'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
+           'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize',
+           'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+
+# %% ../nbs/03_synth.ipynb #ad7217a7
+def channel_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per-channel unbiased variance and mean of an (N, C, H, W) batch, in float32, via its (N·H·W, C) view."
+    xm = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).float()  # a view when x is channels_last
+    mean = xm.mean(0)
+    d = xm - mean
+    return (d * d).sum(0) / (len(xm) - 1), mean
 
 # %% ../nbs/03_synth.ipynb #6867d73e
 class BNStatHooks:
@@ -37,11 +47,15 @@ class BNStatHooks:
 
     def _hook(self, name):
         def hook(mod, inp, out):
+            x = inp[0].float()  # under reduced precision the BN input is bf16: statistics in float32
             if self.per_image:
-                var, mean = torch.var_mean(inp[0], dim=(2, 3), correction=1)
+                var, mean = torch.var_mean(x, dim=(2, 3), correction=1)
                 self.stats[name] = (mean, (var + self.eps).sqrt())
+            elif torch.is_autocast_enabled(x.device.type):
+                var, mean = channel_var_mean(x)
+                self.stats[name] = (mean, var.clamp_min(torch.finfo(torch.float32).tiny).sqrt())
             else:
-                var, mean = torch.var_mean(inp[0], dim=(0, 2, 3), correction=1)
+                var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=1)
                 self.stats[name] = (mean, var.sqrt())
 
         return hook
@@ -227,6 +241,7 @@ class SynthConfig:
     device: str = 'cpu'
     channels_last: bool = True
     image_every: int = 0  # put the current images in every k-th 'step' event (0: never)
+    precision: str = 'fp32'  # the teacher's passes: 'fp32', 'bf16', 'fp16' (CUDA) or 'auto' (`precision`)
 
     def __post_init__(self):
         self.check()
@@ -248,6 +263,8 @@ def check(self: SynthConfig):
         raise GenieError(f"image_every must be >= 0, got {self.image_every}")
     if not (self.learn_latents or self.learn_generator):
         raise GenieError("learn_latents and learn_generator are both False: nothing would be optimised")
+    if self.precision not in PRECISIONS:
+        raise GenieError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
     return self
 
 # %% ../nbs/03_synth.ipynb #e112b9dd
@@ -427,12 +444,13 @@ def _batch_seed(seed: int, b: int) -> int:
     return (int(seed) * 1_000_003 + b) % (2**63 - 1)
 
 # %% ../nbs/03_synth.ipynb #bdc5ce2a
-def _nonfinite_error(per: dict, b: int, step: int, loss: float):
-    "The GenieError for a loss that is no longer finite, naming the first bad layer."
+def _nonfinite_error(per: dict, b: int, step: int, loss: float, precision: str = 'fp32'):
+    "The GenieError for a loss that is no longer finite, naming the first bad layer (and the precision)."
     bad = next((n for n, v in per.items() if not torch.isfinite(v)), 'total')
     return GenieError(
         f"BN loss became {loss} at batch {b} step {step} (first non-finite term: layer {bad!r}); "
         "check that layer's running statistics (running_var ≥ 0, no NaN) or lower the learning rate"
+        + precision_hint(precision)
     )
 
 # %% ../nbs/03_synth.ipynb #2fa25cd8
@@ -449,6 +467,7 @@ class BatchContext:
     sizes: list  # images per batch
     real: torch.Tensor | None = None  # method 'real': the drawn training images, in batch order
     on_event: object = None  # subscriber(s) for 'step' events
+    precision: str = 'fp32'  # resolved: the teacher's forward and backward run in it
 
 # %% ../nbs/03_synth.ipynb #3367232b
 @dataclass
@@ -464,12 +483,13 @@ def _opt_step(ctx: BatchContext, b: int, step: int, opt: OptimisedImages) -> tup
     "One step: teacher forward, the method's loss, backward, step → (images, loss value, per-layer terms)."
     for o in opt.opts:
         o.zero_grad(set_to_none=True)
-    x = opt.make_x()
-    ctx.teacher(x)
+    x = opt.make_x()  # the generator and the images stay float32
+    with autocast(ctx.precision, ctx.device):
+        ctx.teacher(x)
     loss, per = stat_loss_fn(ctx.cfg.method)(ctx.hooks.stats, ctx.targets, x)
     lv = loss.item()
     if not math.isfinite(lv):
-        raise _nonfinite_error(per, b, step, lv)
+        raise _nonfinite_error(per, b, step, lv, ctx.precision)
     loss.backward()
     for o in opt.opts:
         o.step()
@@ -604,7 +624,7 @@ def _one_batch(ctx: BatchContext, b: int) -> tuple:
 
 # %% ../nbs/03_synth.ipynb #867d8768
 _OLD_DEFAULTS = dict(
-    learn_latents=True, learn_generator=True, stat_loss='batch'
+    learn_latents=True, learn_generator=True, stat_loss='batch', precision='fp32'
 )  # for files written before these switches
 _RUN_KEYS = (
     'method',
@@ -624,6 +644,7 @@ _RUN_KEYS = (
     'input_shape',
     'channels_last',
     'model_fingerprint',
+    'precision',
 )
 
 # %% ../nbs/03_synth.ipynb #7b72ee55
@@ -685,6 +706,14 @@ def _result(imgs, meta, shape) -> SyntheticData:
     "The finished batches (or an empty tensor of `shape`) as `SyntheticData`."
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
+# %% ../nbs/03_synth.ipynb #a3a5eb4a
+def _teacher_precision(teacher: nn.Module, cfg: SynthConfig, device) -> str:
+    "Resolve `cfg.precision` on `device`; under reduced precision, hold the slow layer kinds in float32."
+    precision = resolve_precision(cfg.precision, device)
+    if cfg.precision == 'auto' and precision != 'fp32':
+        add_fp32_islands(teacher, fp32_layers(teacher, device), device)  # a private copy: hooks for good
+    return precision
+
 # %% ../nbs/03_synth.ipynb #2b90e2a8
 def _prepare(
     model: nn.Module,
@@ -700,7 +729,9 @@ def _prepare(
     swing_gen = torch.Generator()
     if meta['swing']:
         add_swing(teacher, swing_gen)
+    meta['precision_used'] = _teacher_precision(teacher, cfg, device)
     return dict(
+        precision=meta['precision_used'],
         cfg=cfg,
         shape=shape,
         device=device,
@@ -726,6 +757,7 @@ def _batch_context(run: dict, hooks, on_event=None) -> BatchContext:
         sizes=run['sizes'],
         real=run['real'],
         on_event=on_event,
+        precision=run.get('precision', 'fp32'),
     )
 
 # %% ../nbs/03_synth.ipynb #9b85ec15
