@@ -257,15 +257,19 @@ def _kept_message(out, model) -> str:
 
 def _synth_parallel(a, model, cfg: SynthConfig, out) -> SyntheticData:
     "`--nproc` local ranks; Ctrl-C says what was kept and how to resume (without the launcher's warnings)."
-    launcher = logging.getLogger('torch.distributed.elastic')
-    level = launcher.level
-    launcher.setLevel(logging.ERROR)
+    import torch.distributed.launcher.api  # noqa: F401  (creates the launcher's loggers)
+
+    names = [n for n in logging.root.manager.loggerDict if n.startswith('torch.distributed.elastic')]
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.ERROR)
     try:
         return synthesize_parallel(model, cfg, a.nproc, out, a.threads, progress=not a.json)
     except KeyboardInterrupt:
         raise Interrupted(_kept_message(out, model)) from None
     finally:
-        launcher.setLevel(level)
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
 
 # %% ../nbs/09_cli.ipynb #120380d7
 def synth_config(a, **extra) -> SynthConfig:
