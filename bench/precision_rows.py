@@ -1,11 +1,15 @@
 """Headline rows (Genie-D data + Genie-M, cpu preset) at reduced precision, one `genie-nb quantize` per row.
 
     nice python bench/precision_rows.py                      # every row of ROWS not yet in the CSV
-    nice python bench/precision_rows.py --rows default:2:4:0:auto
+    nice python bench/precision_rows.py --rows default:2:4:0:auto,mbv2:2:4:0:auto:400
 
-Each row runs `genie-nb quantize --data genie ... --precision P --json` (synthesis and reconstruction both at
-P) and appends one line to bench/precision_rows.csv (resumable: finished rows are skipped). The fp32 rows to
-compare with are bench/results.csv's (the fp32 path is bit-identical to the one that produced them)."""
+Each (model, seed, precision) is synthesized once with `genie-nb synth --preset cpu --precision P`
+(as the grid shares one calibration set between the bit-widths of a seed); each row then runs
+`genie-nb quantize --data <that file> --precision P --json` and appends one line to
+bench/precision_rows.csv (resumable: finished rows and finished syntheses are skipped).
+A row spec may end in `:iters` (reconstruction steps per unit; default: the preset's).
+The fp32 rows to compare with are bench/results.csv's (the fp32 path is bit-identical to the one that
+produced them)."""
 
 import argparse
 import csv
@@ -20,48 +24,83 @@ import torch
 CSV = Path(__file__).with_name('precision_rows.csv')
 FIELDS = (
     'model', 'source', 'method', 'bits', 'seed', 'precision', 'top1', 'fp_top1', 'delta', 'n', 'synth_steps',
-    'iters', 'synth_seconds', 'quant_seconds', 'bn_loss_first', 'bn_loss_last', 'device', 'torch', 'threads',
-    'command',
+    'iters', 'iters_asked', 'synth_seconds', 'quant_seconds', 'bn_loss_first', 'bn_loss_last', 'device',
+    'torch', 'threads', 'command',
 )
-ROWS = [  # model, w_bits, a_bits, seed, precision
-    ('default', 2, 4, 0, 'auto'),
-    ('mbv2', 2, 4, 0, 'auto'),
-    ('default', 2, 4, 1, 'auto'),
-    ('mbv2', 2, 4, 1, 'auto'),
-    ('mbv2', 2, 4, 0, 'bf16'),
-    ('default', 2, 4, 2, 'auto'),
-    ('mbv2', 2, 4, 2, 'auto'),
+ROWS = [  # model, w_bits, a_bits, seed, precision, iters (None: the preset's)
+    ('default', 2, 4, 0, 'auto', None),
+    ('mbv2', 2, 4, 0, 'auto', None),
+    ('default', 4, 4, 0, 'auto', None),
+    ('mbv2', 4, 4, 0, 'auto', None),
+    ('default', 3, 3, 0, 'auto', None),
+    ('mbv2', 3, 3, 0, 'auto', None),
+    ('default', 2, 4, 1, 'auto', None),
+    ('mbv2', 2, 4, 1, 'auto', None),
+    ('default', 2, 4, 2, 'auto', None),
+    ('mbv2', 2, 4, 2, 'auto', None),
+    ('mbv2', 2, 4, 0, 'auto', 400),
+    ('mbv2', 2, 4, 1, 'auto', 400),
+    ('mbv2', 2, 4, 2, 'auto', 400),
 ]
 
 
+def row_key(model, bits, seed, precision, iters) -> tuple:
+    "What identifies a row: iters is '' for the preset's budget."
+    return (model, bits, str(seed), precision, '' if iters is None else str(iters))
+
+
 def done_keys() -> set:
-    "(model, bits, seed, precision) of the rows already in the CSV."
+    "Keys of the rows already in the CSV (rows written before the iters column count as the preset's)."
     if not CSV.exists():
         return set()
     with CSV.open() as f:
-        return {(r['model'], r['bits'], r['seed'], r['precision']) for r in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    keys = [(r['model'], r['bits'], r['seed'], r['precision'], r.get('iters_asked') or None) for r in rows]
+    return {row_key(*k) for k in keys}
 
 
-def run_row(model, w, a, seed, precision, threads, outdir: Path) -> dict:
-    "Run one row through the CLI and return its CSV line."
-    out = outdir / f'{model}_W{w}A{a}_s{seed}_{precision}.qpt'
-    cmd = [
-        'genie-nb', 'quantize', '--model', model, '--data', 'genie', '--method', 'genie', '--w-bits', str(w),
-        '--a-bits', str(a), '--seed', str(seed), '--preset', 'cpu', '--threads', str(threads),
-        '--precision', precision, '--out', str(out), '--json',
-    ]
+def run_json(cmd: list) -> dict:
+    "Run one CLI command and return its last stdout line as JSON (SystemExit naming the command on failure)."
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
-    r = json.loads(p.stdout.strip().splitlines()[-1])
-    meta = torch.load(str(out) + '.genie.pt', map_location='cpu', weights_only=True)['meta']
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def synth_file(model, seed, precision, threads, outdir: Path) -> Path:
+    "The cpu-preset Genie-D images of (model, seed, precision), synthesized once."
+    out = outdir / f'{model}_s{seed}_{precision}_synth.pt'
+    if out.exists():
+        return out
+    cmd = [
+        'genie-nb', 'synth', '--model', model, '--method', 'genie', '--preset', 'cpu', '--seed', str(seed),
+        '--threads', str(threads), '--precision', precision, '--out', str(out), '--json',
+    ]
+    run_json(cmd)
+    return out
+
+
+def run_row(model, w, a, seed, precision, iters, threads, outdir: Path) -> dict:
+    "Run one row through the CLI (synthesis shared per seed) and return its CSV line."
+    data = synth_file(model, seed, precision, threads, outdir)
+    tag = '' if iters is None else f'_i{iters}'
+    out = outdir / f'{model}_W{w}A{a}_s{seed}_{precision}{tag}.qpt'
+    cmd = [
+        'genie-nb', 'quantize', '--model', model, '--data', str(data), '--method', 'genie',
+        '--w-bits', str(w), '--a-bits', str(a), '--seed', str(seed), '--preset', 'cpu',
+        '--threads', str(threads), '--precision', precision, '--out', str(out), '--json',
+    ]
+    if iters is not None:
+        cmd += ['--iters', str(iters)]
+    r = run_json(cmd)
+    meta = torch.load(str(data), map_location='cpu', weights_only=False)['meta']
     return dict(
         model=model, source='genie', method='genie', bits=f'W{w}A{a}', seed=seed, precision=precision,
         top1=r['top1'], fp_top1=r['fp_top1'], delta=round(r['top1'] - r['fp_top1'], 2), n=r['n'],
-        synth_steps=meta['steps'], iters=r['iters'], synth_seconds=round(meta['seconds'], 1),
-        quant_seconds=r['seconds'], bn_loss_first=meta['bn_loss_first'], bn_loss_last=meta['bn_loss_last'],
-        device=r['device'], torch=str(torch.__version__), threads=threads,
-        command=' '.join(cmd),
+        synth_steps=meta['steps'], iters=r['iters'], iters_asked='' if iters is None else iters,
+        synth_seconds=round(meta['seconds'], 1), quant_seconds=r['seconds'],
+        bn_loss_first=meta['bn_loss_first'], bn_loss_last=meta['bn_loss_last'], device=r['device'],
+        torch=str(torch.__version__), threads=threads, command=' '.join(cmd),
     )
 
 
@@ -83,14 +122,15 @@ if __name__ == '__main__':
     a = ap.parse_args()
     rows = ROWS
     if a.rows:
-        rows = [(m, int(w), int(b), int(s), p) for m, w, b, s, p in (r.split(':') for r in a.rows.split(','))]
+        specs = [r.split(':') for r in a.rows.split(',')]
+        rows = [(m, int(w), int(b), int(s), p, int(i[0]) if i else None) for m, w, b, s, p, *i in specs]
     outdir = Path(a.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault('GENIE_NB_THREADS', str(a.threads))
-    for model, w, b, seed, prec in rows:
-        if (model, f'W{w}A{b}', str(seed), prec) in done_keys():
+    for model, w, b, seed, prec, iters in rows:
+        if row_key(model, f'W{w}A{b}', seed, prec, iters) in done_keys():
             continue
-        row = run_row(model, w, b, seed, prec, a.threads, outdir)
+        row = run_row(model, w, b, seed, prec, iters, a.threads, outdir)
         append(row)
         print(json.dumps(row), flush=True)
     sys.exit(0)
