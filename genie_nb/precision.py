@@ -10,7 +10,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'LOW_DTYPES', 'SLOW_LOW_PRECISION', 'cpu_has_fast_bf16', 'fast_bf16', 'resolve_precision', 'autocast',
-           'is_depthwise', 'fp32_layers', 'add_fp32_islands', 'keep_fp32', 'precision_hint']
+           'is_depthwise', 'fp32_layers', 'add_fp32_islands', 'keep_fp32', 'unit_precision', 'precision_hint']
 
 # %% ../nbs/02a_precision.ipynb #982ec884
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
@@ -114,6 +114,18 @@ def keep_fp32(model: nn.Module, names, device='cpu'):
     finally:
         for h in handles:
             h.remove()
+
+# %% ../nbs/02a_precision.ipynb #55ca50e8
+def unit_precision(
+    unit: nn.Module,  # a reconstruction unit (block)
+    setting: str,  # the config's precision setting ('auto', 'bf16', ...)
+    device='cpu',  # where it runs
+) -> str:
+    "What a reconstruction unit runs in: the resolved setting, or 'fp32' under `auto` for a slow-kind unit."
+    precision = resolve_precision(setting, device)
+    if setting == 'auto' and fp32_layers(unit, device):
+        return 'fp32'
+    return precision
 
 # %% ../nbs/02a_precision.ipynb #2daa276b
 def precision_hint(precision: str) -> str:

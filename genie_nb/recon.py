@@ -12,7 +12,7 @@ from fastcore.basics import patch
 from .core import *
 from .quantizers import *
 from .qmodel import *
-from .precision import PRECISIONS, autocast, resolve_precision, fp32_layers, keep_fp32
+from .precision import PRECISIONS, autocast, resolve_precision, unit_precision
 from .precision import precision_hint
 
 # %% auto #0
@@ -479,11 +479,9 @@ def reconstruct_unit(
     if not cfg.spec.learns_rounding or cfg.iters == 0:
         return dict(rtn_loss=rtn_loss, loss=rtn_loss, losses=[], step_seconds=None)
     opts, drop = _setup_unit(qls, cfg)
-    precision = resolve_precision(cfg.precision, device)
+    precision = unit_precision(unit, cfg.precision, device)  # auto: a unit with a depthwise conv in fp32
     run = _UnitRun(unit, qls, x_fp, y_fp, x_q, cfg, device, opts, drop, name, on_event, precision)
-    slow = fp32_layers(unit, device) if cfg.precision == 'auto' and precision != 'fp32' else []
-    with keep_fp32(unit, slow, device):
-        losses, step_seconds = _optimise_unit(run, seed)
+    losses, step_seconds = _optimise_unit(run, seed)
     loss = eval_unit_loss(unit, x_q[:ne], y_fp[:ne], cfg.recon_batch, device)
     return dict(rtn_loss=rtn_loss, loss=loss, losses=losses, step_seconds=step_seconds)
 

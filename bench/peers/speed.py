@@ -4,9 +4,9 @@ subprocess.
     PYTHONPATH=$PWD python bench/peers/speed.py --genie-dir /work/scratch/genie_official [--reps 2]
 
 Measurements (each in a fresh subprocess, so its peak RSS is its own):
-- synth:   seconds per Genie-D synthesis step at batch 64 on the bundled ResNet-20 (genie_nb: the cpu
-  preset's generator, width 32, as genie_nb.synth.bench_synth times it; official: its own Generator (widths
-  128/64) at 32x32 with one output channel, inside its `distill_data`, timed between consecutive generator
+- synth:   seconds per Genie-D synthesis step at batch 64 on the bundled ResNet-20 (genie_nb: the
+  production `synthesize` with the cpu preset's generator, width 32, timed between its 'step' events;
+  official: its own Generator (widths 128/64) at 32x32 with one output channel, inside its `distill_data`, timed between consecutive generator
   calls).
 - recon_*: seconds per Genie-M reconstruction step on one block at batch 32, W4A4, 1024 cached random images
   (genie_nb: `reconstruct_unit` as genie_nb.recon.bench_recon times it; official: `reconstruct_block` with N
@@ -17,6 +17,7 @@ Measurements (each in a fresh subprocess, so its peak RSS is its own):
   test images (timed separately).
 
 The order alternates (ours, official, official, ours, ...), so a shared, noisy machine biases neither side.
+`--ours-precisions auto` adds genie_nb at that compute precision as a third column (`ours_auto`).
 Writes bench/peers_speed.json.
 """
 
@@ -55,26 +56,25 @@ class StepClock:
         return (t[-1] - t[0]) / (len(t) - 1)
 
 
-def ours_synth(steps, warmup):
+def ours_synth(steps, warmup, precision='fp32'):
+    "Seconds per step of the production `synthesize` (one batch of 64, cpu preset generator) at `precision`."
     import genie_nb
-    from genie_nb.synth import (
-        PRESETS,
-        BNStatHooks,
-        SynthConfig,
-        _bench_step,
-        _time_steps,
-        add_swing,
-        bn_targets,
-        frozen_teacher,
-    )
+    from genie_nb.synth import PRESETS, SynthConfig
 
     model, meta = genie_nb.load_bundled('default')
-    cfg = SynthConfig(batch=64, gen_width=PRESETS['cpu']['gen_width'], input_shape=tuple(meta['input_shape']))
-    t = frozen_teacher(model, 'cpu', cfg.channels_last)
-    add_swing(t, torch.Generator().manual_seed(0))
-    with BNStatHooks(t) as h:
-        step = _bench_step('genie', t, h, bn_targets(model), cfg.input_shape, 64, cfg)
-        return dict(step_s=_time_steps(step, steps, warmup))
+    times = []
+
+    def on_event(ev):
+        if ev['kind'] == 'step':
+            times.append(time.perf_counter())
+
+    cfg = SynthConfig(
+        n=64, batch=64, steps=steps + warmup + 1, gen_width=PRESETS['cpu']['gen_width'],
+        input_shape=tuple(meta['input_shape']), precision=precision,
+    )  # fmt: skip
+    genie_nb.synthesize(model, cfg, on_event=on_event)
+    t = times[warmup:]
+    return dict(step_s=(t[-1] - t[0]) / (len(t) - 1))
 
 
 def official_synth(genie_dir, steps, warmup):
@@ -100,7 +100,7 @@ def _images(n=1024):
     return torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
-def ours_recon(name, block, steps, warmup=2):
+def ours_recon(name, block, steps, warmup=2, precision='fp32'):
     import genie_nb
     from genie_nb.qmodel import QModel
     from genie_nb.recon import QuantConfig, cache_unit_io, reconstruct_unit, unit_qlayers
@@ -108,7 +108,9 @@ def ours_recon(name, block, steps, warmup=2):
 
     model = genie_nb.load_bundled(name)[0]
     seed_everything(0)
-    cfg = QuantConfig(4, 4, 'genie', iters=steps + warmup, recon_batch=32, eval_samples=32)
+    cfg = QuantConfig(
+        4, 4, 'genie', iters=steps + warmup, recon_batch=32, eval_samples=32, precision=precision
+    )
     qm = QModel(model, cfg.policy).set_quant(True, False)
     unit = qm.model.get_submodule(block)
     for q in unit_qlayers(unit):
@@ -154,14 +156,16 @@ def official_recon(genie_dir, name, block, steps, warmup):
     return dict(step_s=clock.per_step(warmup))
 
 
-def ours_e2e(steps=20, iters=20):
+def ours_e2e(steps=20, iters=20, precision='fp32'):
     import genie_nb
 
     model = genie_nb.load_bundled('default')[0]
     t0 = time.perf_counter()
-    data = genie_nb.synthesize(model, genie_nb.SynthConfig.preset('cpu', method='genie', n=256, steps=steps))
+    scfg = genie_nb.SynthConfig.preset('cpu', method='genie', n=256, steps=steps, precision=precision)
+    data = genie_nb.synthesize(model, scfg)
     t1 = time.perf_counter()
-    qm = genie_nb.quantize(model, data, genie_nb.QuantConfig.preset('cpu', w_bits=4, a_bits=4, iters=iters))
+    qcfg = genie_nb.QuantConfig.preset('cpu', w_bits=4, a_bits=4, iters=iters, precision=precision)
+    qm = genie_nb.quantize(model, data, qcfg)
     t2 = time.perf_counter()
     top1 = genie_nb.evaluate(qm, genie_nb.fmnist_loader('test', limit=2000))['top1']
     return dict(
@@ -194,18 +198,20 @@ def one(impl, kind, a) -> dict:
     "One measurement in this process."
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    ours = impl.startswith('ours')
+    prec = impl.split('_')[1] if '_' in impl else 'fp32'  # 'ours' is fp32, 'ours_auto' auto, ...
     if kind == 'synth':
-        r = ours_synth(a.synth_steps, 2) if impl == 'ours' else official_synth(a.genie_dir, a.synth_steps, 2)
+        r = ours_synth(a.synth_steps, 2, prec) if ours else official_synth(a.genie_dir, a.synth_steps, 2)
     elif kind in BLOCKS:
         name, block = BLOCKS[kind]
         r = (
-            ours_recon(name, block, a.recon_steps, 2)
-            if impl == 'ours'
+            ours_recon(name, block, a.recon_steps, 2, prec)
+            if ours
             else official_recon(a.genie_dir, name, block, a.recon_steps, 2)
         )
     else:
         e = (a.e2e_steps, a.e2e_iters)
-        r = ours_e2e(*e) if impl == 'ours' else official_e2e(a.genie_dir, *e)
+        r = ours_e2e(*e, prec) if ours else official_e2e(a.genie_dir, *e)
     return dict(
         impl=impl, kind=kind, **{k: round(v, 4) for k, v in r.items()}, peak_rss_mib=round(_rss_mib(), 1)
     )
@@ -222,24 +228,19 @@ def measure(impl, kind, a) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def summary(runs) -> dict:
-    "Median per (impl, kind) and the official/ours ratios."
+def summary(runs, impls=('ours', 'official')) -> dict:
+    "Median per (impl, kind) and the official/ours ratio of every `ours*` variant."
     import statistics
 
     out = {}
     for kind in KINDS:
         for key in ('step_s', 'e2e_s', 'synth_s', 'quant_s', 'eval_s', 'peak_rss_mib', 'top1_2k'):
-            v = {
-                i: [r[key] for r in runs if r['kind'] == kind and r['impl'] == i and key in r]
-                for i in ('ours', 'official')
-            }
-            if v['ours'] and v['official']:
-                m = {i: statistics.median(x) for i, x in v.items()}
-                out[f'{kind}.{key}'] = dict(
-                    ours=m['ours'],
-                    official=m['official'],
-                    official_over_ours=round(m['official'] / m['ours'], 3),
-                )
+            v = {i: [r[key] for r in runs if (r['kind'], r['impl']) == (kind, i) and key in r] for i in impls}
+            if not (v['ours'] and v['official']):
+                continue
+            m = {i: statistics.median(x) for i, x in v.items() if x}
+            ratios = {f'official_over_{i}': round(m['official'] / m[i], 3) for i in m if i != 'official'}
+            out[f'{kind}.{key}'] = dict(**m, **ratios)
     return out
 
 
@@ -254,6 +255,7 @@ def main(argv=None):
     p.add_argument('--e2e-steps', type=int, default=20)
     p.add_argument('--e2e-iters', type=int, default=20)
     p.add_argument('--kinds', default=','.join(KINDS))
+    p.add_argument('--ours-precisions', default='', help="extra precisions of ours, e.g. 'auto,bf16'")
     p.add_argument('--out', default=str(REPO / 'bench/peers_speed.json'))
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -262,11 +264,12 @@ def main(argv=None):
         print(json.dumps(one(impl, kind, a)))
         return
     runs = []
+    impls = ('ours', *[f'ours_{p}' for p in a.ours_precisions.split(',') if p], 'official')
     for rep in range(a.reps):
         for kind in a.kinds.split(','):
             if kind == 'e2e' and rep >= a.e2e_reps:
                 continue
-            for impl in ('ours', 'official') if rep % 2 == 0 else ('official', 'ours'):
+            for impl in impls if rep % 2 == 0 else impls[::-1]:
                 runs.append(measure(impl, kind, a))
                 print(json.dumps(runs[-1]), flush=True)
     res = dict(
@@ -275,7 +278,7 @@ def main(argv=None):
         command='python bench/peers/speed.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
         threads=a.threads, synth_steps=a.synth_steps, recon_steps=a.recon_steps, reps=a.reps,
         e2e_reps=a.e2e_reps,
-        torch=str(torch.__version__), summary=summary(runs), runs=runs,
+        torch=str(torch.__version__), summary=summary(runs, impls), runs=runs,
     )  # fmt: skip
     Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
     print(json.dumps(res['summary'], indent=1))
