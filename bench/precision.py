@@ -115,7 +115,8 @@ def markdown(res: dict) -> str:
             lines.append(
                 f"| {name} | {stage} | {s[0]:.4f} | {s[1]:.4f} | {s[2]:.4f} | {up[0]:.2f}× | {up[1]:.2f}× |"
             )
-    head = f"Command: `{res['command']}`. {res['note']}\n\n"
+    load = f" Load average (1, 5, 15 min) before {res.get('load_before')}, after {res.get('load_after')}."
+    head = f"Command: `{res['command']}`. {res['note']}{load}\n\n"
     return head + '\n'.join(lines) + '\n'
 
 
@@ -135,9 +136,10 @@ if __name__ == '__main__':
     torch.manual_seed(0)
     res = dict(
         command='python bench/precision.py ' + ' '.join(sys.argv[1:]),
-        note='NOISY: a shared 2-core CPU machine (other engineers\' jobs running); precisions alternate in '
-        'one run, compare the ratios. Times are CPU seconds of this process per step (one thread: robust to '
-        'the sharing), synth_wall is wall-clock. Medians over repetitions.',
+        note='A shared 2-core CPU machine (see the load averages); precisions alternate in one run, compare '
+        'the ratios. synth and recon are CPU seconds of this process per step (all its threads), synth_wall '
+        'is wall-clock. Medians over repetitions.',
+        load_before=os.getloadavg(),
         threads=a.threads,
         torch=str(torch.__version__),
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
@@ -151,6 +153,7 @@ if __name__ == '__main__':
     for name in a.models.split(','):
         res['models'][name] = measure(name, a.reps, a.synth_steps, a.recon_iters)
         if a.out:
+            res['load_after'] = os.getloadavg()
             atomic_write_text(json.dumps(res, indent=1) + '\n', a.out)
             atomic_write_text(markdown(res), Path(a.out).with_suffix('.md'))
     print(markdown(res))
