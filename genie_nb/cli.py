@@ -504,9 +504,9 @@ def cmd_quantize(a):
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
         if a.out_quant:  # the deployment protocol: 8-bit output quantizers, calibrated on the same images
-            from genie_nb.export import add_output_quantizers
+            from genie_nb.export import add_output_quantizers, input_grid
 
-            add_output_quantizers(qm.cpu(), data.images.cpu(), shape)
+            add_output_quantizers(qm.cpu(), data.images.cpu(), shape, grid=input_grid(meta))
         save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)), overwrite=True)
         Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)

@@ -23,8 +23,8 @@ __all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'EXPORT_FORMS', 'BENCH_MODELS', 'packed
            'QDQActivation', 'ExportWeight', 'ExportAct', 'check_exportable', 'exportable_copy',
            'mark_written_by_genie_nb', 'written_onnx', 'export_onnx', 'export_fp_onnx', 'op_types', 'initializer_types',
            'ort_session', 'ort_logits', 'torch_logits', 'onnx_parity', 'ort_float_ops', 'unquantized_outputs',
-           'out_quant_sites', 'add_output_quantizers', 'QDQInt', 'DeployAct', 'DeployOp', 'bn_factor', 'int8_codes',
-           'DeployLayer', 'deploy_form', 'absorb_clips', 'compact_graph', 'ort_op_summary', 'bench_model',
+           'out_quant_sites', 'add_output_quantizers', 'input_grid', 'QDQInt', 'DeployAct', 'DeployOp', 'bn_factor',
+           'int8_codes', 'DeployLayer', 'deploy_form', 'absorb_clips', 'compact_graph', 'ort_op_summary', 'bench_model',
            'ort_static_quant', 'bench_graphs', 'alternating_times', 'bench_speed_one', 'bench_markdown', 'bench_export']
 
 # %% ../nbs/12_export.ipynb #15577b16
@@ -354,15 +354,24 @@ def out_quant_sites(qm: QModel, shape: tuple) -> list[str]:
 
 # %% ../nbs/12_export.ipynb #714e1254
 @torch.no_grad()
-def add_output_quantizers(qm: QModel, x: torch.Tensor, input_shape=None, batch: int = 256) -> list[str]:
+def add_output_quantizers(
+    qm: QModel, x: torch.Tensor, input_shape=None, batch: int = 256, grid: tuple | None = None
+) -> list[str]:
     "Add the deployment protocol's 8-bit quantizers to `qm` (in place), calibrated on images `x`; the sites."
     check_exportable(qm)
     sites = out_quant_sites(qm, tuple(input_shape or x.shape[1:]))
-    stem = stem_input_quant(qm, n_ratios=100)
+    stem = stem_input_quant(qm, grid)  # `grid`: (mean, std) of a 1-channel input
     attach_out_quant(qm, sites)
     qm.eval()(x[:batch].float())  # the new quantizers take their steps from this batch (lazy init)
     qm.meta['deploy_quant'] = dict(out=sites, stem_in=stem)
     return sites
+
+# %% ../nbs/12_export.ipynb #ee06ef84
+def input_grid(meta: dict | None) -> tuple | None:
+    "(mean, std) of a one-channel input normalisation recorded in `meta`, else None."
+    norm = (meta or {}).get('normalization') or {}
+    mean, std = norm.get('mean'), norm.get('std')
+    return (float(mean[0]), float(std[0])) if mean and std and len(mean) == len(std) == 1 else None
 
 # %% ../nbs/12_export.ipynb #abd003c1
 class QDQInt(torch.autograd.Function):
@@ -391,6 +400,8 @@ class DeployAct(nn.Module):
         qmin, qmax = qrange(aq.bits, bool(aq.signed))
         self.zp = 128 if qmin < 0 else 0
         self.lo, self.hi = qmin + self.zp, qmax + self.zp
+        if hasattr(aq, 'zero_point'):  # the asymmetric input quantizer: its own zero point, the full range
+            self.zp, self.lo, self.hi = int(aq.zero_point), 0, 255
         self.register_buffer('scale', aq.scale.detach().float().clone())
 
     def forward(self, x):
@@ -730,7 +741,8 @@ def bench_graphs(name: str, d: Path, calib: torch.Tensor) -> dict:
     qm = QModel(fp, BitPolicy(8, 8), n_ratios=20)
     with torch.no_grad():
         torch_logits(qm, calib[:64])
-    add_output_quantizers(qm, calib[:64], shape)
+    grid = input_grid(load_bundled(BENCH_MODELS[name][0])[1]) if BENCH_MODELS[name][0] in BUNDLED else None
+    add_output_quantizers(qm, calib[:64], shape, grid=grid)
     fp_onnx = export_fp_onnx(fp, d / f'{name}_fp32.onnx', shape)
     return {
         'ort_fp32': fp_onnx,

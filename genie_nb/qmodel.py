@@ -24,8 +24,9 @@ __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', '
            'quantize_residual', 'fold_batchnorm', 'quantizable_ops', 'unsupported_weight_layers', 'arch_signature',
            'describe_arch', 'build_arch', 'QModel', 'fp_weight_fraction', 'quant_report', 'pack_bits', 'unpack_bits',
            'packed_state', 'unpacked_state', 'encode_index', 'decode_index', 'payload_digest', 'save_quantized',
-           'read_quantized', 'load_state_exact', 'with_dropped_state', 'attach_out_quant', 'stem_input_quant',
-           'attach_deploy_quant', 'load_quantized', 'first_qlayer', 'input_quant_forward', 'register_residual']
+           'read_quantized', 'load_state_exact', 'with_dropped_state', 'attach_out_quant', 'InputQuantizer',
+           'stem_input_quant', 'attach_deploy_quant', 'load_quantized', 'first_qlayer', 'input_quant_forward',
+           'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
 def check_bits(bits, what: str = 'bits', allow_none: bool = True):
@@ -621,13 +622,43 @@ def attach_out_quant(qm: nn.Module, sites: list[str], n_ratios: int = 100) -> nn
             m.register_forward_hook(_out_q_hook)
     return qm
 
+# %% ../nbs/05_qmodel.ipynb #70772cab
+class InputQuantizer(ActQuantizer):
+    "Asymmetric per-tensor uint8 quantizer of the model input: step and zero point from min/max or a grid."
+
+    def __init__(self, grid: tuple | None = None):
+        super().__init__(8, 0.0, 1)
+        self.register_buffer('zero_point', torch.tensor(0.0))
+        if grid is not None:
+            mean, std = float(grid[0]), float(grid[1])
+            with torch.no_grad():
+                self.scale.fill_(1 / (255 * std))
+                self.zero_point.fill_(round(255 * mean))
+                self.inited.fill_(True)
+
+    def init_from(self, x: torch.Tensor):
+        "Step and zero point covering [min(x), max(x)] (and 0)."
+        lo, hi = float(x.min().clamp(max=0)), float(x.max().clamp(min=0))
+        s = max(hi - lo, 1e-8) / 255
+        with torch.no_grad():
+            self.scale.fill_(s)
+            self.zero_point.fill_(round(-lo / s))
+            self.inited.fill_(True)
+
+    def forward(self, x):
+        x = x.float()
+        if not bool(self.inited):
+            self.init_from(x)
+        z = self.zero_point
+        return ((x / self.scale).round() + z).clamp(0, 255).sub(z).mul(self.scale)
+
 # %% ../nbs/05_qmodel.ipynb #18d780d7
-def stem_input_quant(qm: nn.Module, n_ratios: int = 100) -> str | None:
-    "An 8-bit input quantizer for the first layer when it has none; its name (None: it had one)."
+def stem_input_quant(qm: nn.Module, grid: tuple | None = None) -> str | None:
+    "An 8-bit asymmetric input quantizer for the first layer when it has none; its name (None: it had one)."
     q = next(iter(qm.qlayers().values()))
     if q.aq is not None or q.external_input:
         return None
-    q.aq, q.a_bits = ActQuantizer(8, 0.0, n_ratios), 8
+    q.aq, q.a_bits = InputQuantizer(grid), 8
     return q.name
 
 # %% ../nbs/05_qmodel.ipynb #d0f0dec2

@@ -9,7 +9,7 @@ from genie_nb.data import load_fmnist
 from genie_nb.models import load_bundled, load_torchvision
 from genie_nb.qmodel import QModel, BitPolicy, save_quantized, load_quantized, QMODEL_FORMAT
 from genie_nb.export import export_onnx, onnx_parity, ort_session, ort_logits, torch_logits, op_types
-from genie_nb.export import add_output_quantizers, deploy_form, ort_op_summary, export_fp_onnx
+from genie_nb.export import add_output_quantizers, deploy_form, ort_op_summary, export_fp_onnx, input_grid
 
 
 def run_cli(*args):
@@ -177,7 +177,8 @@ def _deploy_qm(name, calib):
         qm = QModel(load_torchvision(name, num_classes=10)[0], BitPolicy(8, 8), n_ratios=5)
         with torch.no_grad():
             qm(calib)
-    add_output_quantizers(qm, calib)
+    grid = input_grid(load_bundled(name)[1]) if name in ('default', 'mbv2') else None
+    add_output_quantizers(qm, calib, grid=grid)
     return qm
 
 
