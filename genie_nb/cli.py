@@ -845,7 +845,8 @@ def cmd_bench_export(a):
     "`bench export`: ORT FP32 / genie_nb deployment form / ORT quantize_static, side by side."
     from genie_nb.export import BENCH_MODELS, bench_export
 
-    models = tuple(a.models.split(',')) if a.models != 'default,mbv2' else tuple(BENCH_MODELS)
+    given = getattr(a, 'models', None)
+    models = tuple(given.split(',')) if given not in (None, 'default,mbv2') else tuple(BENCH_MODELS)
     if bad := [m for m in models if m not in BENCH_MODELS]:
         raise GenieError(f"bench export models must be among {list(BENCH_MODELS)}, not {bad}")
     command = 'genie-nb bench export ' + ' '.join(sys.argv[3:])
