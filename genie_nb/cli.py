@@ -503,6 +503,10 @@ def cmd_quantize(a):
         cfg, policy = _apply_budget(a, model, data, cfg)
         with Timer() as t:
             qm = _reconstruct(a, model, data, cfg)
+        if a.out_quant:  # the deployment protocol: 8-bit output quantizers, calibrated on the same images
+            from genie_nb.export import add_output_quantizers, input_grid
+
+            add_output_quantizers(qm.cpu(), data.images.cpu(), shape, grid=input_grid(meta))
         save_quantized(qm, out, dict(preset=a.preset, input_shape=list(shape)), overwrite=True)
         Path(str(out) + '.progress').unlink(missing_ok=True)
     test, ev_data, tf = eval_data(a, meta, shape, dev)
@@ -592,6 +596,11 @@ def _quantize_parser(sub):
     _add_ptq(p)
     p.add_argument('--limit', type=int, default=None, help='evaluate on the first N test images')
     p.add_argument('--out', default='quantized.qpt')
+    p.add_argument(
+        '--out-quant',
+        action='store_true',
+        help='add 8-bit output quantizers so every conv runs as an integer kernel (export --form deploy)',
+    )
     p.add_argument(
         '--allow-partial', action='store_true', help='use an interrupted synthesis file (--data) as it is'
     )
@@ -756,6 +765,9 @@ def _bench_parser(sub):
     p.add_argument('--batch', type=int, default=None)
     p.add_argument('--steps', type=int, default=None)
     p.add_argument('--reps', type=int, default=5, help='bench export: timed calls per measurement')
+    p.add_argument(
+        '--calib-dir', default=None, help='bench export: folder with {default,mbv2}_synth.pt (Genie images)'
+    )
     _add_grid(p)
     p.add_argument('--models', default=None, help='grid: default,mbv2; threads: default,mbv2,resnet18')
     p.add_argument('--budget', type=float, default=660, help='threads: seconds before no new round starts')
@@ -789,7 +801,7 @@ def _fp_model_for(a, meta: dict):
 # %% ../nbs/09_cli.ipynb #6c9b0a04
 def cmd_export(a):
     "Export a quantized file to ONNX (QDQ) or rewrite it in the packed format."
-    from genie_nb.export import MIN_OPSET, export_onnx, op_types
+    from genie_nb.export import MIN_OPSET, export_onnx, op_types, ort_op_summary
     from genie_nb.qmodel import read_quantized
 
     if a.opset < MIN_OPSET:
@@ -801,11 +813,14 @@ def cmd_export(a):
     with OutputLock(out):
         if a.format == 'onnx':
             shape = input_shape(a, qm.meta) if a.input_shape else None
-            export_onnx(qm, out, shape, a.opset)
+            export_onnx(qm, out, shape, a.opset, form=a.form)
         else:
             save_quantized(qm, out, overwrite=True)
     r = dict(format=a.format, out=str(out), bytes=out.stat().st_size, source_bytes=src.stat().st_size)
-    return {**r, 'ops': op_types(out)} if a.format == 'onnx' else r
+    if a.format != 'onnx':
+        return r
+    ort_ops = ort_op_summary(out)  # ONNX Runtime's optimized graph: what runs as integer kernels, what not
+    return {**r, 'form': a.form, 'ops': op_types(out), **ort_ops}
 
 # %% ../nbs/09_cli.ipynb #ed90d590
 def _export_parser(sub):
@@ -815,23 +830,29 @@ def _export_parser(sub):
     p.add_argument('--quant', required=True, help='a file from `genie-nb quantize`')
     p.add_argument('--format', default='onnx', choices=['onnx', 'packed'])
     p.add_argument('--opset', type=int, default=17)
+    p.add_argument(
+        '--form',
+        default='deploy',
+        choices=['deploy', 'qdq'],
+        help='deploy: integer kernels in ONNX Runtime (BN folded, int8/int32); qdq: the exact QDQ graph',
+    )
     p.add_argument('--out', required=True, help='output file (never the input file)')
     p.set_defaults(model=None)  # given, it must be the model the file was made from
     p.set_defaults(func=cmd_export, fmt=lambda r: f"{r['format']} → {r['out']} ({r['bytes']:,} bytes)")
 
 # %% ../nbs/09_cli.ipynb #2b1b8df2
 def cmd_bench_export(a):
-    "`bench export`: latency, throughput and sizes of FP32 / fake-quant / ORT FP32 / ORT QDQ W8A8."
+    "`bench export`: ORT FP32 / genie_nb deployment form / ORT quantize_static, side by side."
     from genie_nb.export import BENCH_MODELS, bench_export
 
-    models = tuple(a.models.split(',')) if a.models != 'default,mbv2' else tuple(BENCH_MODELS)
+    given = getattr(a, 'models', None)
+    models = tuple(given.split(',')) if given not in (None, 'default,mbv2') else tuple(BENCH_MODELS)
     if bad := [m for m in models if m not in BENCH_MODELS]:
         raise GenieError(f"bench export models must be among {list(BENCH_MODELS)}, not {bad}")
     command = 'genie-nb bench export ' + ' '.join(sys.argv[3:])
-    r = bench_export(
-        models, reps=a.reps, batch=a.batch or 64, out=a.csv or 'bench/export.json', command=command
-    )
-    return dict(rows=r['rows'], json=a.csv or 'bench/export.json')
+    out = a.csv or 'bench/export.json'
+    r = bench_export(models, reps=a.reps, out=out, command=command, calib_dir=a.calib_dir)
+    return dict(rows=r['rows'], json=out)
 
 # %% ../nbs/09_cli.ipynb #aa5828ef
 def _add_w_budget(p):

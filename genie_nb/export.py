@@ -8,21 +8,24 @@ import copy, json, statistics, sys, tempfile, time, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 import torchvision
 import onnx
 import onnxruntime as ort
 from .core import *
-from .quantizers import qrange
+from .quantizers import qrange, ActQuantizer
 from .models import ASSETS, BUNDLED, load_bundled
-from .qmodel import QModel, BitPolicy, save_quantized, unsupported_weight_layers
+from .qmodel import QModel, QLayer, BitPolicy, save_quantized, unsupported_weight_layers
+from .qmodel import attach_out_quant, stem_input_quant, _out_q_hook
 
 # %% auto #0
-__all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'BENCH_MODELS', 'packed_size', 'size_table', 'DequantWeight', 'QDQActivation',
-           'ExportWeight', 'ExportAct', 'check_exportable', 'exportable_copy', 'mark_written_by_genie_nb',
-           'written_onnx', 'export_onnx', 'export_fp_onnx', 'op_types', 'initializer_types', 'ort_session',
-           'ort_logits', 'torch_logits', 'onnx_parity', 'time_call', 'bench_model', 'ort_float_ops', 'bench_one',
-           'bench_markdown', 'bench_export']
+__all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'EXPORT_FORMS', 'BENCH_MODELS', 'packed_size', 'size_table', 'DequantWeight',
+           'QDQActivation', 'ExportWeight', 'ExportAct', 'check_exportable', 'exportable_copy',
+           'mark_written_by_genie_nb', 'written_onnx', 'export_onnx', 'export_fp_onnx', 'op_types', 'initializer_types',
+           'ort_session', 'ort_logits', 'torch_logits', 'onnx_parity', 'ort_float_ops', 'unquantized_outputs',
+           'out_quant_sites', 'add_output_quantizers', 'input_grid', 'QDQInt', 'DeployAct', 'DeployOp', 'bn_factor',
+           'int8_codes', 'DeployLayer', 'deploy_form', 'absorb_clips', 'compact_graph', 'ort_op_summary', 'bench_model',
+           'ort_static_quant', 'bench_graphs', 'alternating_times', 'bench_speed_one', 'bench_markdown', 'bench_export']
 
 # %% ../nbs/12_export.ipynb #15577b16
 def packed_size(name: str, w_bits: int, a_bits: int = 8, fold_bn: bool = False, n_calib: int = 32) -> dict:
@@ -183,18 +186,27 @@ def _write_onnx(module: nn.Module, tmp: str, shape: tuple, opset: int):
     mark_written_by_genie_nb(tmp)
 
 # %% ../nbs/12_export.ipynb #d58e7220
-def _onnx_export(module: nn.Module, path, shape: tuple, opset: int) -> Path:
-    "Write `module` as an ONNX graph at `path`, atomically."
+def _onnx_export(module: nn.Module, path, shape: tuple, opset: int, write=None) -> Path:
+    "Write `module` as an ONNX graph at `path`, atomically, with `write` (default `_write_onnx`)."
+    write = write or _write_onnx
     try:
-        return atomic_write(path, lambda tmp: _write_onnx(module, tmp, shape, opset))
+        return atomic_write(path, lambda tmp: write(module, tmp, shape, opset))
     except (torch.onnx.errors.OnnxExporterError, RuntimeError, onnx.checker.ValidationError) as e:
         raise GenieError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
 
 # %% ../nbs/12_export.ipynb #2eef9a01
-def export_onnx(qm: QModel, path, input_shape=None, opset: int = DEFAULT_OPSET) -> Path:
-    "Write `qm` as ONNX with QuantizeLinear/DequantizeLinear (integer weight codes, no FP32 weights)."
+EXPORT_FORMS = ('qdq', 'deploy')
+
+
+def export_onnx(qm: QModel, path, input_shape=None, opset: int = DEFAULT_OPSET, form: str = 'qdq') -> Path:
+    "Write `qm` as ONNX: `form='qdq'` the exact QDQ graph, `'deploy'` the integer `deploy_form`."
+    if form not in EXPORT_FORMS:
+        raise GenieError(f"form must be one of {EXPORT_FORMS}, got {form!r}")
     check_exportable(qm, opset)
-    return _onnx_export(exportable_copy(qm), path, _input_shape(qm, input_shape), opset)
+    shape = _input_shape(qm, input_shape)
+    if form == 'deploy':
+        return _onnx_export(deploy_form(qm), path, shape, opset, _write_deploy)
+    return _onnx_export(exportable_copy(qm), path, shape, opset)
 
 # %% ../nbs/12_export.ipynb #172ec618
 def export_fp_onnx(model: nn.Module, path, input_shape, opset: int = DEFAULT_OPSET) -> Path:
@@ -263,39 +275,12 @@ def onnx_parity(
         self_max_diff_rel=float((ref1 - ref[: len(ref1)]).abs().max()) / rng,
     )
 
-# %% ../nbs/12_export.ipynb #9e92ee32
-def time_call(fn, reps: int = 5) -> float:
-    "Median seconds of `reps` calls of `fn` after one warm-up call."
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-# %% ../nbs/12_export.ipynb #c786d1d9
-BENCH_MODELS = {
-    'resnet20': ('default', (1, 32, 32)),
-    'mbv2_small': ('mbv2', (1, 32, 32)),
-    'resnet18': ('resnet18', (3, 224, 224)),
-}
-
-# %% ../nbs/12_export.ipynb #f17d2f3e
-def bench_model(name: str) -> tuple[nn.Module, tuple]:
-    "(FP model, input shape) of a benchmark model: the bundled ones trained, torchvision's random."
-    spec, shape = BENCH_MODELS[name]
-    if spec in BUNDLED:
-        return load_bundled(spec)[0], shape
-    torch.manual_seed(0)
-    return getattr(torchvision.models, spec)(weights=None).eval(), shape
-
 # %% ../nbs/12_export.ipynb #e635623b
 def _ort_op_kind(op: str) -> str:
-    "'qdq', 'integer' (`QLinear*`, `*Integer`) or 'float'."
+    "'qdq', 'integer' (`QLinear*`, `QGemm`, `*Integer`) or 'float'."
     if op in ('QuantizeLinear', 'DequantizeLinear'):
         return 'qdq'
-    if op.startswith('QLinear') or op.endswith('Integer'):
+    if op.startswith('QLinear') or op == 'QGemm' or op.endswith('Integer'):
         return 'integer'
     return 'float'
 
@@ -307,89 +292,564 @@ def ort_float_ops(path) -> dict:
         ops = op_types(Path(d) / 'opt.onnx')
     return {k: {op: n for op, n in ops.items() if _ort_op_kind(op) == k} for k in ('integer', 'float', 'qdq')}
 
-# %% ../nbs/12_export.ipynb #d7877762
-def _timings(run, shape, reps: int, batch: int) -> dict:
-    "{'latency_ms_b1', 'throughput_b64'} of `run` on random inputs of `shape`."
-    x1, xb = torch.randn(1, *shape), torch.randn(batch, *shape)
-    t1, tb = time_call(lambda: run(x1), reps), time_call(lambda: run(xb), reps)
-    return dict(latency_ms_b1=round(t1 * 1000, 3), throughput_b64=round(batch / tb, 1))
+# %% ../nbs/12_export.ipynb #d44972dd
+def _scope_path(node_name: str) -> str:
+    "Module path of an exporter node name ('/model/layer1/layer1.0/bn2/Op' → 'model.layer1.0.bn2')."
+    path, prev = [], None
+    for p in node_name.strip('/').split('/')[:-1]:
+        path.append(p[len(prev) + 1 :] if prev and p.startswith(prev + '.') else p)
+        prev = p
+    return '.'.join(path)
 
-# %% ../nbs/12_export.ipynb #f737e238
-def _runners(fp: nn.Module, qm: QModel, fp_onnx, q_onnx) -> dict:
-    "{(runtime, variant): callable batch → logits} of PyTorch FP32 / fake-quant and ORT FP32 / QDQ."
-    s_fp, s_q = ort_session(fp_onnx), ort_session(q_onnx)
-    with_grad_off = lambda m: lambda x: torch_logits(m, x, len(x))  # noqa: E731
+# %% ../nbs/12_export.ipynb #e54bc446
+_PASS_OPS = ('BatchNormalization', 'Relu', 'Clip', 'Identity')
+
+
+def _consumers(g) -> dict:
+    "{tensor name: [nodes reading it]} of graph `g`."
+    c = {}
+    for n in g.node:
+        for i in n.input:
+            c.setdefault(i, []).append(n)
+    return c
+
+
+def _is_quant(n) -> bool:
+    "A QuantizeLinear, or a node of an activation quantizer's own subgraph."
+    return n.op_type == 'QuantizeLinear' or '/aq/' in n.name or '/out_q/' in n.name
+
+# %% ../nbs/12_export.ipynb #afb343bd
+def unquantized_outputs(path) -> list[tuple[str, str]]:
+    "(conv node, last node of its BN/activation chain) for each Conv/Gemm whose output is not only quantized."
+    g = onnx.load(str(path)).graph
+    cons, outs, res = _consumers(g), {o.name for o in g.output}, []
+    for n in [n for n in g.node if n.op_type in ('Conv', 'Gemm')]:
+        end = n
+        while len(cons.get(end.output[0], [])) == 1 and end.output[0] not in outs:
+            nxt = cons[end.output[0]][0]
+            if nxt.op_type not in _PASS_OPS or _is_quant(nxt):
+                break
+            end = nxt
+        users = cons.get(end.output[0], [])
+        if end.output[0] in outs or not users or not all(_is_quant(u) for u in users):
+            res.append((n.name, end.name))
+    return res
+
+# %% ../nbs/12_export.ipynb #959b7f5c
+def out_quant_sites(qm: QModel, shape: tuple) -> list[str]:
+    "Paths (inside `qm.model`) of the modules whose output needs an 8-bit quantizer for every conv to fuse."
+    with tempfile.TemporaryDirectory() as d:
+        export_onnx(qm, Path(d) / 'q.onnx', shape)
+        ends = unquantized_outputs(Path(d) / 'q.onnx')
+    sites = []
+    for _, end in ends:
+        p = _scope_path(end).removeprefix('model.')
+        try:
+            m = qm.model.get_submodule(p)
+        except AttributeError:
+            continue
+        if not (isinstance(m, nn.Linear) or (isinstance(m, QLayer) and isinstance(m.op, nn.Linear))):
+            sites.append(p)
+    return list(dict.fromkeys(sites))
+
+# %% ../nbs/12_export.ipynb #714e1254
+@torch.no_grad()
+def add_output_quantizers(
+    qm: QModel, x: torch.Tensor, input_shape=None, batch: int = 256, grid: tuple | None = None
+) -> list[str]:
+    "Add the deployment protocol's 8-bit quantizers to `qm` (in place), calibrated on images `x`; the sites."
+    check_exportable(qm)
+    sites = out_quant_sites(qm, tuple(input_shape or x.shape[1:]))
+    stem = stem_input_quant(qm, grid)  # `grid`: (mean, std) of a 1-channel input
+    attach_out_quant(qm, sites)
+    qm.eval()(x[:batch].float())  # the new quantizers take their steps from this batch (lazy init)
+    qm.meta['deploy_quant'] = dict(out=sites, stem_in=stem)
+    return sites
+
+# %% ../nbs/12_export.ipynb #ee06ef84
+def input_grid(meta: dict | None) -> tuple | None:
+    "(mean, std) of a one-channel input normalisation recorded in `meta`, else None."
+    norm = (meta or {}).get('normalization') or {}
+    mean, std = norm.get('mean'), norm.get('std')
+    return (float(mean[0]), float(std[0])) if mean and std and len(mean) == len(std) == 1 else None
+
+# %% ../nbs/12_export.ipynb #abd003c1
+class QDQInt(torch.autograd.Function):
+    "Fake quantization on a uint8 grid (zero point `zp`, codes in [lo, hi]): Q (uint8) → [Clip] → DQ."
+
+    @staticmethod
+    def forward(ctx, x, scale, zp: int, lo: int, hi: int):
+        return (x / scale).round().clamp(lo - zp, hi - zp) * scale
+
+    @staticmethod
+    def symbolic(g, x, scale, zp, lo, hi):
+        z = g.op('Constant', value_t=torch.tensor(zp, dtype=torch.uint8))
+        q = g.op('QuantizeLinear', x, scale, z)
+        if (lo, hi) != (0, 255):
+            lo_t = g.op('Constant', value_t=torch.tensor(lo, dtype=torch.uint8))
+            hi_t = g.op('Constant', value_t=torch.tensor(hi, dtype=torch.uint8))
+            q = g.op('Clip', q, lo_t, hi_t)
+        return g.op('DequantizeLinear', q, scale, z)
+
+# %% ../nbs/12_export.ipynb #be2d2e70
+class DeployAct(nn.Module):
+    "An ActQuantizer in deployment form: uint8 codes, zero point 128 if signed, the b-bit range a Clip."
+
+    def __init__(self, aq):
+        super().__init__()
+        qmin, qmax = qrange(aq.bits, bool(aq.signed))
+        self.zp = 128 if qmin < 0 else 0
+        self.lo, self.hi = qmin + self.zp, qmax + self.zp
+        if hasattr(aq, 'zero_point'):  # the asymmetric input quantizer: its own zero point, the full range
+            self.zp, self.lo, self.hi = int(aq.zero_point), 0, 255
+        self.register_buffer('scale', aq.scale.detach().float().clone())
+
+    def forward(self, x):
+        return QDQInt.apply(x, self.scale, self.zp, self.lo, self.hi)
+
+# %% ../nbs/12_export.ipynb #aa775da1
+class DeployOp(torch.autograd.Function):
+    "Conv (4-d codes) or Gemm (2-d) on int8 weight codes with zero point 0 and an int32 (or float) bias."
+
+    @staticmethod
+    def forward(ctx, x, codes, w_scale, b_codes, b_scale, sh, sw, ph, pw, dh, dw, groups: int):
+        shape = (-1,) + (1,) * (codes.dim() - 1)
+        w, b = codes.float() * w_scale.view(shape), b_codes.float() * b_scale
+        if codes.dim() == 2:
+            return F.linear(x, w, b)
+        return F.conv2d(x, w, b, (sh, sw), (ph, pw), (dh, dw), groups)
+
+    @staticmethod
+    def symbolic(g, x, codes, w_scale, b_codes, b_scale, sh, sw, ph, pw, dh, dw, groups):
+        n = codes.type().sizes()[0]
+        z8 = g.op('Constant', value_t=torch.zeros(n, dtype=torch.int8))
+        w = g.op('DequantizeLinear', codes, w_scale, z8, axis_i=0)
+        b = b_codes
+        if b_codes.type().scalarType() == 'Int':
+            z32 = g.op('Constant', value_t=torch.zeros(n, dtype=torch.int32))
+            b = g.op('DequantizeLinear', b_codes, b_scale, z32, axis_i=0)
+        if codes.type().dim() == 2:
+            return g.op('Gemm', x, w, b, transB_i=1)
+        pads = [ph, pw, ph, pw]
+        return g.op('Conv', x, w, b, strides_i=[sh, sw], pads_i=pads, dilations_i=[dh, dw], group_i=groups)
+
+# %% ../nbs/12_export.ipynb #0ed53004
+def bn_factor(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    "(k, shift) of an eval-mode BatchNorm2d: y = k·x + shift, k = γ/√(σ²+ε), shift = β − μ·k."
+    k = 1 / torch.sqrt(bn.running_var + bn.eps)
+    k = k * bn.weight if bn.affine else k
+    return k.detach(), ((bn.bias if bn.affine else 0) - bn.running_mean * k).detach()
+
+# %% ../nbs/12_export.ipynb #98ba8fc0
+def int8_codes(wq, k: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    "(int8 codes, per-channel step, channels re-rounded) of a weight quantizer, BN factor `k` folded in."
+    view = (-1,) + (1,) * (wq.codes.dim() - 1)
+    c = wq.codes.long() - wq.zero_point.long().view(view)
+    s = wq.scale.detach().flatten().float().clone()
+    if k is not None:
+        c, s = c * torch.where(k < 0, -1, 1).view(view), (s * k.abs()).float()
+    flat = c.flatten(1)
+    bad = (flat.min(1).values < -128) | (flat.max(1).values > 127)
+    if bad.any():
+        w = s[bad].view(view) * c[bad].float()
+        s2 = (w.flatten(1).abs().max(1).values / 127).clamp(min=1e-12)
+        c[bad] = (w / s2.view(view)).round().clamp(-127, 127).long()
+        s[bad] = s2
+    return c.to(torch.int8), s, int(bad.sum())
+
+# %% ../nbs/12_export.ipynb #01b5d19c
+class DeployLayer(nn.Module):
+    "A QLayer in deployment form: uint8 input quantizer, int8 weight codes with BN folded, int32 bias."
+
+    def __init__(self, q: QLayer, s_x: torch.Tensor | None, bn: nn.BatchNorm2d | None = None):
+        super().__init__()
+        k, shift = bn_factor(bn) if bn is not None else (None, 0)
+        codes, s_w, self.rerounded = int8_codes(q.wq, k)
+        b = q.op.bias.detach().float() if q.op.bias is not None else torch.zeros(len(s_w))
+        b = b * k + shift if k is not None else b
+        self.register_buffer('codes', codes)
+        self.register_buffer('w_scale', s_w)
+        if s_x is None:  # no input quantizer: the op stays float (listed), its bias too
+            self.register_buffer('b_codes', b.float())
+            self.register_buffer('b_scale', torch.ones_like(s_w))
+        else:
+            s_b = (s_x.float() * s_w).float()  # one float32 rounding, as ONNX Runtime computes it
+            self.register_buffer('b_codes', (b / s_b).round().clamp(-(2**31), 2**31 - 1).to(torch.int32))
+            self.register_buffer('b_scale', s_b)
+        op = q.op
+        self.geometry = (1, 1, 0, 0, 1, 1, 1)
+        if isinstance(op, nn.Conv2d):
+            self.geometry = (*op.stride, *op.padding, *op.dilation, op.groups)
+        self.aq = DeployAct(q.aq) if q.aq is not None else None
+        self.name, self.external_input = q.name, q.external_input
+
+    def quant_input(self, x):
+        return self.aq(x) if self.aq is not None else x
+
+    def forward(self, x):
+        if not self.external_input:
+            x = self.quant_input(x)
+        return DeployOp.apply(x, self.codes, self.w_scale, self.b_codes, self.b_scale, *self.geometry)
+
+# %% ../nbs/12_export.ipynb #f0ce7976
+def _bn_after(model: nn.Module) -> dict[str, str]:
+    "{conv QLayer path: path of the BatchNorm2d right after it}."
+    prev, prev_name, out = None, None, {}
+    for name, m in model.named_modules():
+        if prev_name is not None and name.startswith(prev_name + '.'):
+            continue  # inside the QLayer
+        conv = isinstance(prev, QLayer) and isinstance(prev.op, nn.Conv2d)
+        if isinstance(m, nn.BatchNorm2d) and conv and prev.op.out_channels == m.num_features:
+            out[prev_name] = name
+        if isinstance(m, QLayer) or not list(m.children()):
+            prev, prev_name = m, name
+    return out
+
+
+def _input_step(qm: QModel, q: QLayer) -> torch.Tensor | None:
+    "The step of the activation quantizer feeding QLayer `q` (its own or the one it shares), None if none."
+    src = q if q.aq is not None else qm.qlayers().get(q.shared_from)
+    return None if src is None or src.aq is None or not q.a_on else src.aq.scale.detach()
+
+# %% ../nbs/12_export.ipynb #3968c80e
+def _moved_out_q(old: nn.Module, new: nn.Module) -> nn.Module:
+    "Give `new` the output quantizer (and its hook) of the module it replaces."
+    if hasattr(old, 'out_q'):
+        new.out_q = DeployAct(old.out_q)
+        new.register_forward_hook(_out_q_hook)
+    return new
+
+
+def _set_module(model: nn.Module, path: str, m: nn.Module):
+    parent, _, child = path.rpartition('.')
+    setattr(model.get_submodule(parent) if parent else model, child, m)
+
+# %% ../nbs/12_export.ipynb #0765337d
+def deploy_form(qm: QModel) -> QModel:
+    "The deployment form of `qm` (a copy): BN folded after quantization, int8/int32/uint8 tensors."
+    check_exportable(qm)
+    em = copy.deepcopy(qm).eval().cpu()
+    m, bns = em.model, _bn_after(em.model)
+    layers = [(p, q) for p, q in m.named_modules() if isinstance(q, QLayer)]
+    steps = {p: _input_step(em, q) for p, q in layers}  # before any owner is replaced
+    for p, q in layers:
+        if q.wq is None or not q.w_on:
+            q.aq = DeployAct(q.aq) if q.aq is not None else None
+            continue
+        bn = m.get_submodule(bns[p]) if p in bns else None
+        dl = DeployLayer(q, steps[p], bn)
+        if bn is not None:
+            _set_module(m, bns[p], nn.Identity())
+            dl = _moved_out_q(bn, dl)
+        _set_module(m, p, _moved_out_q(q, dl))
+    for mod in list(m.modules()):
+        if isinstance(getattr(mod, 'out_q', None), ActQuantizer):
+            mod.out_q = DeployAct(mod.out_q)
+    return em
+
+# %% ../nbs/12_export.ipynb #856aba2e
+def _const(g, name: str):
+    "Value (numpy) of a graph constant: an initializer, a Constant or an Identity of one; else None."
+    for t in g.initializer:
+        if t.name == name:
+            return onnx.numpy_helper.to_array(t)
+    for n in g.node:
+        if n.output and n.output[0] == name:
+            if n.op_type == 'Constant':
+                return onnx.numpy_helper.to_array(n.attribute[0].t)
+            if n.op_type == 'Identity':  # the exporter's shared initializers
+                return _const(g, n.input[0])
+    return None
+
+# %% ../nbs/12_export.ipynb #dde380fe
+def _clips_before_q(g, cons: dict):
+    "(Clip, QuantizeLinear, top) : a float Clip(0, top) read only by a uint8 quantizer at zero point 0."
+    for c in list(g.node):
+        if c.op_type != 'Clip' or len(c.input) < 3 or len(cons.get(c.output[0], [])) != 1:
+            continue
+        q = cons[c.output[0]][0]
+        if q.op_type != 'QuantizeLinear' or len(q.input) < 3:
+            continue
+        lo, hi, zp = _const(g, c.input[1]), _const(g, c.input[2]), _const(g, q.input[2])
+        if lo is None or hi is None or zp is None or lo.dtype.kind != 'f' or zp.dtype != np.uint8:
+            continue
+        if float(lo) == 0 and int(zp) == 0:
+            yield c, q, float(hi)
+
+# %% ../nbs/12_export.ipynb #1dc4fbf0
+def _cap_codes(g, cons: dict, q, cap: int):
+    "Cap the uint8 codes of quantizer `q` at `cap`: tighten the Clip after it, or add one."
+    after = cons.get(q.output[0], [])
+    if len(after) == 1 and after[0].op_type == 'Clip' and _const(g, after[0].input[2]) is not None:
+        clip, cap = after[0], min(cap, int(_const(g, after[0].input[2])))
+    elif cap < 255:
+        clip = onnx.helper.make_node('Clip', [q.output[0], q.name + '_lo', ''], [q.output[0] + '_cap'])
+        clip.name = q.name + '_cap'
+        for u in after:
+            u.input[:] = [clip.output[0] if i == q.output[0] else i for i in u.input]
+        g.node.insert(list(g.node).index(q) + 1, clip)
+        g.initializer.append(onnx.numpy_helper.from_array(np.array(0, np.uint8), q.name + '_lo'))
+    else:
+        return
+    g.initializer.append(onnx.numpy_helper.from_array(np.array(cap, np.uint8), q.name + '_hi'))
+    clip.input[2] = q.name + '_hi'
+
+
+def absorb_clips(model: onnx.ModelProto) -> int:
+    "Remove each float Clip(0, top) before a uint8 quantizer at zero point 0, capping its codes; how many."
+    g, done = model.graph, 0
+    cons = _consumers(g)
+    for c, q, top in list(_clips_before_q(g, cons)):
+        s = _const(g, q.input[1])
+        if s is None or s.size != 1:
+            continue
+        _cap_codes(g, cons, q, int(np.round(np.float32(top) / s.astype(np.float32))))
+        q.input[0] = c.input[0]
+        g.node.remove(c)
+        done += 1
+    return done
+
+# %% ../nbs/12_export.ipynb #90a1a436
+def _conv_zero_points(g, consts: dict):
+    "Drop the all-zero (optional) zero points of the weight and bias DequantizeLinear nodes of each Conv."
+    feeds_conv = {i for n in g.node if n.op_type == 'Conv' for i in n.input[1:]}
+    for n in g.node:
+        if n.op_type == 'DequantizeLinear' and len(n.input) == 3 and n.output[0] in feeds_conv:
+            v = consts.get(n.input[2])
+            if v is not None and v.ndim == 1 and not v.any():
+                del n.input[2]
+
+# %% ../nbs/12_export.ipynb #adf1c19c
+def _bias_scale_products(g) -> int:
+    "Replace each conv's bias-step initializer by Mul(s_x, s_w) where it is that float32 product exactly."
+    init = {t.name: t for t in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    done = 0
+    for c in [n for n in g.node if n.op_type == 'Conv' and len(n.input) == 3]:
+        dq = [prod.get(i) for i in c.input]
+        if any(d is None or d.op_type != 'DequantizeLinear' for d in dq):
+            continue
+        sx, sw, sb = (d.input[1] for d in dq)
+        if not all(s in init for s in (sx, sw, sb)):
+            continue
+        vx, vw, vb = (onnx.numpy_helper.to_array(init[s]) for s in (sx, sw, sb))
+        if vb.shape != vw.shape or not np.array_equal(np.float32(vx) * vw, vb):
+            continue
+        mul = onnx.helper.make_node('Mul', [sx, sw], [sb + '_mul'])
+        g.node.insert(list(g.node).index(dq[2]), mul)
+        dq[2].input[1] = mul.output[0]
+        done += 1
+    return done
+
+# %% ../nbs/12_export.ipynb #4ed09da2
+def compact_graph(model: onnx.ModelProto) -> onnx.ModelProto:
+    "Smaller file, same graph: shared constants, no zero zero points on convs, bias steps as products."
+    g = model.graph
+    consts, by_value, rename = {}, {}, {}
+    for n in [n for n in g.node if n.op_type == 'Constant' and n.attribute[0].name == 'value']:
+        t = n.attribute[0].t
+        key = (t.data_type, tuple(t.dims), onnx.numpy_helper.to_array(t).tobytes())
+        if key not in by_value:
+            by_value[key] = n.output[0]
+            init = onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t), n.output[0])
+            g.initializer.append(init)
+        rename[n.output[0]] = by_value[key]
+        g.node.remove(n)
+    for t in g.initializer:
+        consts[t.name] = onnx.numpy_helper.to_array(t)
+    for n in g.node:
+        n.input[:] = [rename.get(i, i) for i in n.input]
+    _conv_zero_points(g, {k: consts[v] for k, v in rename.items()} | consts)
+    _bias_scale_products(g)
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    alive = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(alive)
+    keep = {i.name for i in g.input} | {o.name for o in g.output}
+    short = {}
+    name = lambda x: x if x == '' or x in keep else short.setdefault(x, f't{len(short)}')  # noqa: E731
+    for t in g.initializer:
+        t.name = name(t.name)
+    for n in g.node:
+        n.input[:] = [name(i) for i in n.input]
+        n.output[:] = [name(o) for o in n.output]
+        n.name = ''
+    del g.value_info[:]
+    return model
+
+# %% ../nbs/12_export.ipynb #56f6a479
+def _write_deploy(module: nn.Module, tmp: str, shape: tuple, opset: int):
+    "Export the deployment form to `tmp`, absorb ReLU6 clips, compact, check."
+    _write_onnx(module, tmp, shape, opset)
+    m = onnx.load(tmp)
+    absorb_clips(m)
+    compact_graph(m)
+    onnx.checker.check_model(m)
+    onnx.save(m, tmp)
+
+# %% ../nbs/12_export.ipynb #52b1f19f
+def ort_op_summary(path) -> dict:
+    "{'fused', 'float_ops', 'qdq', 'float_convs'} of ONNX Runtime's optimized graph."
+    ops = ort_float_ops(path)
+    n_conv = sum(n for op, n in ops['float'].items() if op in ('Conv', 'FusedConv', 'NhwcFusedConv', 'Gemm'))
+    return dict(fused=ops['integer'], float_ops=ops['float'], qdq=ops['qdq'], float_convs=n_conv)
+
+# %% ../nbs/12_export.ipynb #14b241cf
+BENCH_MODELS = {
+    'resnet18': ('resnet18', (3, 224, 224)),
+    'mobilenet_v2': ('mobilenet_v2', (3, 224, 224)),
+    'resnet20': ('default', (1, 32, 32)),
+    'mbv2_small': ('mbv2', (1, 32, 32)),
+}
+
+# %% ../nbs/12_export.ipynb #e5582f1e
+def bench_model(name: str) -> tuple[nn.Module, tuple]:
+    "(FP model, input shape) of a benchmark model: the bundled ones trained, torchvision's random (seeded)."
+    spec, shape = BENCH_MODELS[name]
+    if spec in BUNDLED:
+        return load_bundled(spec)[0], shape
+    torch.manual_seed(0)
+    return getattr(torchvision.models, spec)(weights=None).eval(), shape
+
+# %% ../nbs/12_export.ipynb #05c26caf
+def ort_static_quant(fp_onnx, out, calib: torch.Tensor, batch: int = 16) -> Path:
+    "ONNX Runtime's quant_pre_process + quantize_static (QDQ, per-channel, QUInt8/QInt8) of a graph."
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            xs = [calib[i : i + batch].numpy() for i in range(0, len(calib), batch)]
+            self.batches = iter([{'input': x} for x in xs])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    pre = Path(str(out) + '.pre.onnx')
+    quant_pre_process(str(fp_onnx), str(pre))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    pre.unlink()
+    return Path(out)
+
+# %% ../nbs/12_export.ipynb #dbb02c39
+def bench_graphs(name: str, d: Path, calib: torch.Tensor) -> dict:
+    "{'ort_fp32', 'genie_nb', 'ort_quant'}: ONNX paths of model `name` in folder `d`."
+    fp, shape = bench_model(name)
+    qm = QModel(fp, BitPolicy(8, 8), n_ratios=20)
+    with torch.no_grad():
+        torch_logits(qm, calib[:64])
+    grid = input_grid(load_bundled(BENCH_MODELS[name][0])[1]) if BENCH_MODELS[name][0] in BUNDLED else None
+    add_output_quantizers(qm, calib[:64], shape, grid=grid)
+    fp_onnx = export_fp_onnx(fp, d / f'{name}_fp32.onnx', shape)
     return {
-        ('pytorch', 'fp32'): with_grad_off(fp),
-        ('pytorch', 'fake-quant W8A8'): with_grad_off(qm),
-        ('onnxruntime', 'fp32'): lambda x: ort_logits(s_fp, x, len(x)),
-        ('onnxruntime', 'QDQ W8A8'): lambda x: ort_logits(s_q, x, len(x)),
+        'ort_fp32': fp_onnx,
+        'genie_nb': export_onnx(qm, d / f'{name}_genie.onnx', shape, form='deploy'),
+        'ort_quant': ort_static_quant(fp_onnx, d / f'{name}_ortq.onnx', calib),
     }
 
-# %% ../nbs/12_export.ipynb #0415c627
-def bench_one(name: str, reps: int = 5, batch: int = 64, n_calib: int = 16) -> tuple[list, dict, dict]:
-    "(timing rows of 4 runtimes, file sizes, ORT's op summary of the W8A8 QDQ graph) for model `name`."
-    fp, shape = bench_model(name)
-    qm = QModel(fp, BitPolicy(8, 8), n_ratios=10)
-    with torch.no_grad():
-        qm(torch.randn(n_calib, *shape))
+# %% ../nbs/12_export.ipynb #59197a25
+def alternating_times(sessions: dict, x: torch.Tensor, reps: int) -> dict:
+    "{name: median ms} of ORT `sessions` on batch `x`, timed in alternation."
+    feed = {'input': x.numpy()}
+    times = {k: [] for k in sessions}
+    for s in sessions.values():
+        s.run(None, feed)
+    for _ in range(reps):
+        for k, s in sessions.items():
+            t0 = time.perf_counter()
+            s.run(None, feed)
+            times[k].append(time.perf_counter() - t0)
+    return {k: round(statistics.median(v) * 1000, 3) for k, v in times.items()}
+
+# %% ../nbs/12_export.ipynb #bb39c6c7
+def _bench_calib(name: str, calib_dir, n: int = 64) -> tuple[torch.Tensor, str]:
+    "(calibration images, where from): the Genie images in `calib_dir/{bundled}_synth.pt`, else seeded noise."
+    spec, shape = BENCH_MODELS[name]
+    f = Path(calib_dir) / f'{spec}_synth.pt' if calib_dir else None
+    if f is not None and f.exists():
+        from genie_nb.synth import SyntheticData
+
+        return SyntheticData.load(f).images[:n].float(), f'genie images ({f.name})'
+    return torch.randn(n, *shape, generator=torch.Generator().manual_seed(0)), 'gaussian noise (seeded)'
+
+# %% ../nbs/12_export.ipynb #4f8d0f47
+def _ort_top1(path, name: str) -> float | None:
+    "Top-1 (%) of an ONNX graph of a bundled model on the Fashion-MNIST test set, else None."
+    if BENCH_MODELS[name][0] not in BUNDLED:
+        return None
+    from genie_nb.data import load_fmnist
+
+    xs, ys = load_fmnist('test')
+    return round(float((ort_logits(ort_session(path), xs).argmax(1) == ys).float().mean() * 100), 2)
+
+
+def bench_speed_one(name: str, reps: int, calib_dir=None, threads=(2, 1), batches=(1, 32)) -> dict:
+    "Timings, op summaries, sizes and top-1 of the three graphs of model `name`."
+    calib, src = _bench_calib(name, calib_dir)
+    shape = BENCH_MODELS[name][1]
     with tempfile.TemporaryDirectory() as d:
-        d = Path(d)
-        files = {
-            'fp32': atomic_save(fp.state_dict(), d / 'fp32.pt'),
-            'packed': save_quantized(qm, d / 'q.qpt'),
-            'onnx_fp32': export_fp_onnx(fp, d / 'fp.onnx', shape),
-            'onnx_qdq': export_onnx(qm, d / 'q.onnx', shape),
-        }
-        runs = _runners(fp, qm, files['onnx_fp32'], files['onnx_qdq'])
-        rows = [
-            dict(model=name, runtime=rt, variant=v, input=list(shape), **_timings(run, shape, reps, batch))
-            for (rt, v), run in runs.items()
-        ]
-        return rows, {k: p.stat().st_size for k, p in files.items()}, ort_float_ops(files['onnx_qdq'])
+        g = bench_graphs(name, Path(d), calib)
+        rows = []
+        for t in threads:
+            sess = {k: ort_session(p, threads=t) for k, p in g.items()}
+            for b in batches:
+                x = torch.randn(b, *shape, generator=torch.Generator().manual_seed(1))
+                rows.append(dict(model=name, threads=t, batch=b, **alternating_times(sess, x, reps)))
+        ops = {k: ort_op_summary(p) for k, p in g.items()}
+        size = {k: p.stat().st_size for k, p in g.items()}
+        top1 = {k: _ort_top1(p, name) for k, p in g.items()}
+    return dict(rows=rows, ops=ops, bytes=size, top1=top1, calib=src)
 
-# %% ../nbs/12_export.ipynb #7c730b2c
+# %% ../nbs/12_export.ipynb #a007b4ec
 def bench_markdown(report: dict) -> str:
-    "The export benchmark as a markdown table."
+    "The export benchmark as markdown tables."
     lines = [
-        '| model | runtime | variant | latency b=1 (ms) | throughput b=64 (img/s) |',
-        '|---|---|---|---:|---:|',
+        '| model | threads | batch | ORT FP32 (ms) | genie_nb W8A8 (ms) | ORT quantize_static (ms) |'
+        ' genie_nb vs FP32 | genie_nb vs quantize_static |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
     ]
-    lines += [
-        f"| {r['model']} | {r['runtime']} | {r['variant']} | {r['latency_ms_b1']} | {r['throughput_b64']} |"
-        for r in report['rows']
-    ]
-    lines += [
-        '',
-        '| model | FP32 .pt | packed W8A8 .qpt | ONNX FP32 | ONNX QDQ W8A8 |',
-        '|---|---:|---:|---:|---:|',
-    ]
-    for m, b in report['bytes'].items():
-        lines.append(f"| {m} | {b['fp32']:,} | {b['packed']:,} | {b['onnx_fp32']:,} | {b['onnx_qdq']:,} |")
-    return '\n'.join(lines + ['', f"{report['note']}", '', f"`{report['command']}`"])
+    for r in report['rows']:
+        f, g, q = r['ort_fp32'], r['genie_nb'], r['ort_quant']
+        head = f"| {r['model']} | {r['threads']} | {r['batch']} | {f} | {g} | {q} |"
+        lines.append(f'{head} {f / g:.2f}× | {q / g:.2f}× |')
+    lines += ['', '| model | graph | QLinearConv | float convs | float ops | ONNX bytes | / FP32 | top-1 |',
+              '|---|---|---:|---:|---|---:|---:|---:|']
+    for m, e in report['models'].items():
+        for k in ('ort_fp32', 'genie_nb', 'ort_quant'):
+            o, b = e['ops'][k], e['bytes'][k]
+            fl = ', '.join(f'{op} {n}' for op, n in o['float_ops'].items())
+            t1 = e['top1'][k] if e['top1'][k] is not None else '–'
+            n_q = o['fused'].get('QLinearConv', 0)
+            ratio = b / e['bytes']['ort_fp32']
+            lines.append(f"| {m} | {k} | {n_q} | {o['float_convs']} | {fl} | {b:,} | {ratio:.2f} | {t1} |")
+    return '\n'.join(lines + ['', report['note'], '', f"`{report['command']}`"])
 
-# %% ../nbs/12_export.ipynb #88ae2cdd
+# %% ../nbs/12_export.ipynb #28b3ec2f
 def _bench_setup() -> dict:
-    "Threads, torch and ONNX Runtime versions of this run (report fields, in order)."
-    return dict(threads=torch.get_num_threads(), torch=str(torch.__version__), onnxruntime=ort.__version__)
+    "CPU threads, torch and ONNX Runtime versions of this run (report fields, in order)."
+    return dict(cpus=torch.get_num_threads(), torch=str(torch.__version__), onnxruntime=ort.__version__)
 
-# %% ../nbs/12_export.ipynb #7eac9bcc
+# %% ../nbs/12_export.ipynb #0dfcd468
 def bench_export(
     models=tuple(BENCH_MODELS),
-    reps: int = 5,
-    batch: int = 64,
+    reps: int = 10,
     out='bench/export.json',
     command: str = 'genie-nb bench export',
+    calib_dir=None,  # a folder with {default,mbv2}_synth.pt: Genie images for the bundled models
+    threads=(2, 1),
+    batches=(1, 32),
 ) -> dict:
-    "Latency, throughput and file sizes of FP32 / fake-quant / ORT FP32 / ORT QDQ W8A8 → JSON + markdown."
-    rows, byts, ops = [], {}, {}
-    for m in models:
-        r, byts[m], ops[m] = bench_one(m, reps, batch)
-        rows += r
-    note = f'median of {reps} runs after a warm-up, {torch.get_num_threads()} thread(s); '
-    note += 'W8A8 round-to-nearest; random inputs'
-    report = dict(rows=rows, bytes=byts, ort_ops=ops, reps=reps, batch=batch, **_bench_setup())
-    report.update(command=command, note=note)
+    "ORT FP32 / genie_nb deployment form / ORT quantize_static, side by side → JSON + markdown."
+    per = {m: bench_speed_one(m, reps, calib_dir, threads, batches) for m in models}
+    note = f'median of {reps} alternating rounds after a warm-up, ONNX Runtime CPU, random inputs; '
+    note += 'W8A8 round-to-nearest (genie_nb: deployment form with output quantizers); calibration: '
+    note += '; '.join(f"{m}: {e['calib']}" for m, e in per.items())
+    rows = [r for e in per.values() for r in e['rows']]
+    models_ = {m: {k: v for k, v in e.items() if k != 'rows'} for m, e in per.items()}
+    report = dict(rows=rows, models=models_, reps=reps, **_bench_setup(), command=command, note=note)
     if out:
         atomic_write_text(json.dumps(report, indent=1) + '\n', out)
         atomic_write_text(bench_markdown(report) + '\n', Path(out).with_suffix('.md'))

@@ -24,8 +24,9 @@ __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', '
            'quantize_residual', 'fold_batchnorm', 'quantizable_ops', 'unsupported_weight_layers', 'arch_signature',
            'describe_arch', 'build_arch', 'QModel', 'fp_weight_fraction', 'quant_report', 'pack_bits', 'unpack_bits',
            'packed_state', 'unpacked_state', 'encode_index', 'decode_index', 'payload_digest', 'save_quantized',
-           'read_quantized', 'load_state_exact', 'with_dropped_state', 'load_quantized', 'first_qlayer',
-           'input_quant_forward', 'register_residual']
+           'read_quantized', 'load_state_exact', 'with_dropped_state', 'attach_out_quant', 'InputQuantizer',
+           'stem_input_quant', 'attach_deploy_quant', 'load_quantized', 'first_qlayer', 'input_quant_forward',
+           'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
 def check_bits(bits, what: str = 'bits', allow_none: bool = True):
@@ -606,6 +607,69 @@ def with_dropped_state(sd: dict, qm: QModel) -> dict:
             sd[p + 'wq.s0'] = sd[p + 'wq.scale'].clone()
     return sd
 
+# %% ../nbs/05_qmodel.ipynb #45ab33fc
+def _out_q_hook(mod: nn.Module, inp, out):
+    "Forward hook: the module's output through its output quantizer `mod.out_q`."
+    return mod.out_q(out)
+
+# %% ../nbs/05_qmodel.ipynb #cfbbcbf5
+def attach_out_quant(qm: nn.Module, sites: list[str], n_ratios: int = 100) -> nn.Module:
+    "Give each module named in `sites` (paths inside `qm.model`) an 8-bit output quantizer (lazy init)."
+    for s in sites:
+        m = qm.model.get_submodule(s)
+        if not hasattr(m, 'out_q'):
+            m.out_q = ActQuantizer(8, 0.0, n_ratios)
+            m.register_forward_hook(_out_q_hook)
+    return qm
+
+# %% ../nbs/05_qmodel.ipynb #70772cab
+class InputQuantizer(ActQuantizer):
+    "Asymmetric per-tensor uint8 quantizer of the model input: step and zero point from min/max or a grid."
+
+    def __init__(self, grid: tuple | None = None):
+        super().__init__(8, 0.0, 1)
+        self.register_buffer('zero_point', torch.tensor(0.0))
+        if grid is not None:
+            mean, std = float(grid[0]), float(grid[1])
+            with torch.no_grad():
+                self.scale.fill_(1 / (255 * std))
+                self.zero_point.fill_(round(255 * mean))
+                self.inited.fill_(True)
+
+    def init_from(self, x: torch.Tensor):
+        "Step and zero point covering [min(x), max(x)] (and 0)."
+        lo, hi = float(x.min().clamp(max=0)), float(x.max().clamp(min=0))
+        s = max(hi - lo, 1e-8) / 255
+        with torch.no_grad():
+            self.scale.fill_(s)
+            self.zero_point.fill_(round(-lo / s))
+            self.inited.fill_(True)
+
+    def forward(self, x):
+        x = x.float()
+        if not bool(self.inited):
+            self.init_from(x)
+        z = self.zero_point
+        return ((x / self.scale).round() + z).clamp(0, 255).sub(z).mul(self.scale)
+
+# %% ../nbs/05_qmodel.ipynb #18d780d7
+def stem_input_quant(qm: nn.Module, grid: tuple | None = None) -> str | None:
+    "An 8-bit asymmetric input quantizer for the first layer when it has none; its name (None: it had one)."
+    q = next(iter(qm.qlayers().values()))
+    if q.aq is not None or q.external_input:
+        return None
+    q.aq, q.a_bits = InputQuantizer(grid), 8
+    return q.name
+
+# %% ../nbs/05_qmodel.ipynb #d0f0dec2
+def attach_deploy_quant(qm: nn.Module, spec: dict | None) -> nn.Module:
+    "Put back the deployment protocol's quantizers that `spec` (a file's `meta['deploy_quant']`) lists."
+    if spec:
+        if spec.get('stem_in'):
+            stem_input_quant(qm)
+        attach_out_quant(qm, spec.get('out', []))
+    return qm
+
 # %% ../nbs/05_qmodel.ipynb #9872efe9
 def _rebuilt_model(path: Path, meta: dict) -> nn.Module:
     "The untrained model a packed file describes; an old file or a user's own class needs the model passed."
@@ -621,16 +685,11 @@ def _rebuilt_model(path: Path, meta: dict) -> nn.Module:
 
 # %% ../nbs/05_qmodel.ipynb #acfa9fe8
 def _check_source_model(path: Path, meta: dict, model: nn.Module):
-    "Refuse `model` unless it is the one the file at `path` was quantized from."
+    "Refuse `model` unless it has the architecture the file at `path` was made from (any weights)."
     if meta.get('arch') != type(model).__name__ or meta.get('arch_sig') != arch_signature(model):
         raise GenieError(
             f"{path} was quantized from a {meta.get('arch')} with a different architecture than this "
-            f"{type(model).__name__}; pass the model it was made from"
-        )
-    if meta.get('fp_fingerprint') != model_fingerprint(model):
-        raise GenieError(
-            f"{path} was quantized from different FP weights (fingerprint {meta.get('fp_fingerprint')} ≠ "
-            f"{model_fingerprint(model)}); pass the checkpoint it was made from"
+            f"{type(model).__name__}; pass a model of the architecture it was made from"
         )
 
 # %% ../nbs/05_qmodel.ipynb #4acd40fa
@@ -640,6 +699,17 @@ def _model_for(path: Path, meta: dict, model: nn.Module | None) -> nn.Module:
         return _rebuilt_model(path, meta)
     _check_source_model(path, meta, model)
     return model
+
+# %% ../nbs/05_qmodel.ipynb #3c06d228
+def _check_dtypes(path: Path, sd: dict, qm: QModel):
+    "Refuse a stored state whose tensors' dtypes differ from the model's (architecture check, not weights)."
+    fresh = qm.state_dict()
+    bad = [k for k, v in sd.items() if k in fresh and v.dtype != fresh[k].dtype and not k.endswith('.codes')]
+    if bad:
+        raise GenieError(
+            f"{path}: {bad[0]} is {sd[bad[0]].dtype} in the file but {fresh[bad[0]].dtype} in this model; "
+            "pass a model of the architecture it was made from"
+        )
 
 # %% ../nbs/05_qmodel.ipynb #a2461743
 def load_quantized(path, model: nn.Module | None = None) -> QModel:
@@ -651,6 +721,8 @@ def load_quantized(path, model: nn.Module | None = None) -> QModel:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         qm = QModel(model, BitPolicy(**meta['policy']), fold_bn=meta.get('fold_bn', False), init=False)
+    attach_deploy_quant(qm, meta.get('deploy_quant'))
+    _check_dtypes(path, ck['state_dict'], qm)
     try:
         load_state_exact(qm, with_dropped_state(ck['state_dict'], qm))
     except (RuntimeError, KeyError) as e:

@@ -9,6 +9,7 @@ from genie_nb.data import load_fmnist
 from genie_nb.models import load_bundled, load_torchvision
 from genie_nb.qmodel import QModel, BitPolicy, save_quantized, load_quantized, QMODEL_FORMAT
 from genie_nb.export import export_onnx, onnx_parity, ort_session, ort_logits, torch_logits, op_types
+from genie_nb.export import add_output_quantizers, deploy_form, ort_op_summary, export_fp_onnx, input_grid
 
 
 def run_cli(*args):
@@ -107,7 +108,7 @@ def qpt(tmp_path_factory, fmnist):
 
 
 def test_cli_export_onnx_and_packed(tmp_path, qpt):
-    r = run_cli('export', '--quant', qpt, '--out', tmp_path / 'm.onnx', '--json')
+    r = run_cli('export', '--quant', qpt, '--out', tmp_path / 'm.onnx', '--form', 'qdq', '--json')
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout.strip().splitlines()[-1])
     assert j['ops']['DequantizeLinear'] == 41 and Path(j['out']).exists()
@@ -164,3 +165,67 @@ def test_old_unpacked_file(tmp_path, fmnist):
     with torch.no_grad():
         assert torch.equal(load_quantized(tmp_path / 'new.qpt')(x), qm(x))
         assert torch.equal(load_quantized(old, fp)(x), qm(x))
+
+
+# ---------------------------------------------------------------- deployment form: integer kernels in ORT
+def _deploy_qm(name, calib):
+    "A round-to-nearest QModel with the deployment protocol's output quantizers, calibrated on `calib`."
+    if name in ('default', 'mbv2'):
+        qm = _rtn(name, 4, 4, calib)
+    else:
+        torch.manual_seed(0)
+        qm = QModel(load_torchvision(name, num_classes=10)[0], BitPolicy(8, 8), n_ratios=5)
+        with torch.no_grad():
+            qm(calib)
+    grid = input_grid(load_bundled(name)[1]) if name in ('default', 'mbv2') else None
+    add_output_quantizers(qm, calib, grid=grid)
+    return qm
+
+
+@pytest.mark.parametrize('name', ['default', 'mbv2', 'resnet18'])
+def test_deploy_every_conv_fused(tmp_path, fmnist, name):
+    "No Conv of the bundled ResNet-20, MobileNetV2-small or torchvision ResNet-18 stays float in ORT."
+    calib = fmnist[2] if name != 'resnet18' else torch.randn(8, 3, 64, 64)
+    qm = _deploy_qm(name, calib)
+    shape = None if name != 'resnet18' else (3, 64, 64)
+    path = export_onnx(qm, tmp_path / 'd.onnx', shape, form='deploy')
+    s = ort_op_summary(path)
+    n_conv = sum(isinstance(m.op, nn.Conv2d) for m in qm.qlayers().values())
+    assert s['float_convs'] == 0 and s['fused'].get('QLinearConv') == n_conv, s
+    assert s['fused'].get('QGemm') == 1 and s['fused'].get('QLinearAdd', 0) > 0, s
+    if name != 'resnet18':  # int8 codes, shared constants: at most 30 % of the FP32 ONNX file
+        fp = export_fp_onnx(load_bundled(name)[0], tmp_path / 'fp.onnx', (1, 32, 32))
+        assert path.stat().st_size <= 0.30 * fp.stat().st_size, (path.stat().st_size, fp.stat().st_size)
+
+
+@pytest.mark.parametrize('name,w,a', [('default', 2, 4), ('mbv2', 4, 4)])
+def test_deploy_parity_slice(tmp_path, fmnist, name, w, a):
+    "ORT's top-1 on the integer graph equals the deployment-form QModel's (a 512-image slice in CI)."
+    xs, ys, calib = fmnist
+    qm = _rtn(name, w, a, calib)
+    add_output_quantizers(qm, calib)
+    path = export_onnx(qm, tmp_path / 'd.onnx', form='deploy')
+    p = onnx_parity(deploy_form(qm), path, xs, ys)
+    assert p['top1_diff_pt'] <= 0.2 and p['argmax_agree'] >= 0.998, p
+
+
+def test_deploy_quant_in_packed_file(tmp_path, fmnist):
+    "The output quantizers travel in the packed file: the reloaded model computes the same numbers."
+    qm = _deploy_qm('default', fmnist[2])
+    qm2 = load_quantized(save_quantized(qm, tmp_path / 'q.qpt'))
+    assert qm2.meta['deploy_quant'] == qm.meta['deploy_quant']
+    with torch.no_grad():
+        assert torch.equal(qm2(fmnist[0][:64]), qm(fmnist[0][:64]))
+
+
+def test_cli_export_deploy_json(tmp_path, qpt):
+    "A file without output quantizers still exports; the convs that cannot fuse are listed in float_ops."
+    r = run_cli('export', '--quant', qpt, '--out', tmp_path / 'd.onnx', '--json')
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    assert j['form'] == 'deploy' and j['fused']['QLinearConv'] > 0, j
+    assert j['float_convs'] > 0 and j['float_convs'] == sum(
+        n for op, n in j['float_ops'].items() if op in ('Conv', 'FusedConv', 'Gemm')
+    ), j
+    r = run_cli('export', '--quant', qpt, '--out', tmp_path / 'e.onnx', '--opset', 12)
+    assert r.returncode == 2 and 'opset 12 is too low' in r.stderr and not (tmp_path / 'e.onnx').exists()
