@@ -115,7 +115,7 @@ def keep_fp32(model: nn.Module, names, device='cpu'):
         for h in handles:
             h.remove()
 
-# %% ../nbs/02a_precision.ipynb #55ca50e8
+# %% ../nbs/02a_precision.ipynb #c981f19e
 def unit_precision(
     unit: nn.Module,  # a reconstruction unit (block)
     setting: str,  # the config's precision setting ('auto', 'bf16', ...)
