@@ -1,9 +1,10 @@
-"""The BN loss Genie-D reaches at the same steps in fp32, bf16 and auto (one batch of the cpu preset per model).
+"""The BN loss Genie-D reaches at the same steps in fp32, bf16 and auto (one cpu-preset batch per model).
 
     nice python bench/precision_bnloss.py --out bench/precision_bnloss.json
 
 Same seed, same batch (64 images), same 200 steps; the loss history is the synthesizer's own ('bn_loss' in the
-metadata). Reports the loss at steps 0, 50, 100, 150, 199 and the relative difference to fp32's."""
+metadata). Reports the loss at steps 0, 50, 100, 150, 199, the mean over the last 20 steps (one step's loss
+of one batch is noisy) and the relative difference of each to fp32's."""
 
 import argparse
 import json
@@ -20,6 +21,11 @@ def history(model, precision, seed, steps) -> list:
     "The BN-loss history of one cpu-preset batch."
     cfg = SynthConfig.preset('cpu', n=64, batch=64, steps=steps, seed=seed, precision=precision)
     return synthesize(model, cfg).meta['bn_loss'][0]
+
+
+def last20(h: list) -> float:
+    "Mean BN loss over the last 20 steps."
+    return sum(h[-20:]) / len(h[-20:])
 
 
 if __name__ == '__main__':
@@ -40,9 +46,10 @@ if __name__ == '__main__':
         for seed in map(int, a.seeds.split(',')):
             hs = {p: history(model, p, seed, a.steps) for p in a.precisions.split(',')}
             for p, h in hs.items():
-                row = dict(model=name, seed=seed, precision=p, loss={s: h[s] for s in at})
+                row = dict(model=name, seed=seed, precision=p, loss={s: h[s] for s in at}, last20=last20(h))
                 if 'fp32' in hs:
                     row['rel_to_fp32'] = {s: h[s] / hs['fp32'][s] - 1 for s in at}
+                    row['last20_rel_to_fp32'] = last20(h) / last20(hs['fp32']) - 1
                 res['rows'].append(row)
                 print(json.dumps(row), flush=True)
             if a.out:
