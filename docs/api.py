@@ -20,6 +20,15 @@ PUBLIC = [
 ]
 
 
+def notebook(module: str, name: str) -> str:
+    "The notebook that defines `name` (nbdev's index of symbols, genie_nb/_modidx.py)."
+    from genie_nb._modidx import d
+    obj = getattr(__import__(module, fromlist=[name]), name)
+    page = d['syms'][obj.__module__][f'{obj.__module__}.{name}'][0].split('.html')[0]  # 'qmodel'
+    nbs = Path(__file__).resolve().parent.parent / 'nbs'
+    return next(p.stem for p in sorted(nbs.glob('*.ipynb')) if p.stem.partition('_')[2] == page)
+
+
 def signature(obj) -> str:
     "The call signature as one line of Python (a class shows its constructor's)."
     try:
@@ -52,7 +61,8 @@ def entry(module: str, name: str) -> list[str]:
     doc = inspect.getdoc(obj) or ''
     if dataclasses.is_dataclass(obj) and doc.startswith(f'{name}('):
         doc = ''  # the generated one
-    src = f'defined in `{obj.__module__}` (`nbs/`)'
+    nb = notebook(module, name)
+    src = f'defined in `{obj.__module__}`, explained in [{nb}]({nb}.ipynb)'
     return [f'### `{name}`', '', f'*{kind}*, {src}', '', '```python', signature(obj), '```', '', doc, '',
             *params_table(obj), '']
 

@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / 'docs'
 MARKER = '.genie_nb_docs'
 EXECUTION = '1'  # part of the cache key: how a notebook is executed (skipped cells, environment)
+# seconds the slow notebooks took on a loaded 2-core machine: with no timings.json (a fresh clone) the long
+# ones start first, so the two workers finish together
+SLOW = {'10_bench': 556, '20_tour': 318, '08_widgets': 195, '13_mixed': 121, '11_train': 104,
+        '30_imagenet': 97}
 DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*)$')
 LINK = re.compile(r'(\]\()([^)\s]+)(\))')
 SITE = {'nbs/': '', 'docs/pages/': 'pages/', 'bench/': 'bench/'}  # repository path -> site path
@@ -146,7 +150,7 @@ def execute_all(out: Path, workers: int, timeout: int) -> dict[str, Path]:
         done[p.name] = dest
         if not dest.exists():
             todo.append((p, dest))
-    todo.sort(key=lambda t: -times.get(t[0].name, 0))
+    todo.sort(key=lambda t: -times.get(t[0].name, SLOW.get(t[0].stem, 0)))
     print(f'docs: executing {len(todo)} notebooks ({len(done) - len(todo)} cached), {workers} workers',
           flush=True)
     errors = []
@@ -180,7 +184,7 @@ def site_links(md: str, here: str, page_dir: str = '') -> str:
     return LINK.sub(lambda m: m.group(1) + site_link(m.group(2), here, page_dir) + m.group(3), md)
 
 
-def page_copy(executed: Path, dest: Path, toctree: list[str] | None = None) -> None:
+def page_copy(executed: Path, dest: Path, tocs: list[tuple[str, list[str]]] | None = None) -> None:
     "The executed notebook as its page shows it: without directive lines; the index gets the toctree."
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
@@ -188,11 +192,19 @@ def page_copy(executed: Path, dest: Path, toctree: list[str] | None = None) -> N
             cell.source = strip_directives(cell.source)
         else:
             cell.source = site_links(cell.source, 'nbs')
-    if toctree is not None:
-        body = '\n'.join(toctree)
-        toc = f'```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{body}\n```'
+    for caption, entries in tocs or []:
+        body = '\n'.join(entries)
+        toc = f'```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: {caption}\n\n{body}\n```'
         nb.cells.append(nbformat.v4.new_markdown_cell(toc))
     nbformat.write(nb, dest)
+
+
+PAGES = ('usage benchmark demo results reliability export mixed performance scaleout peers protocol start '
+         'readable').split()  # docs/pages/*.md in the former README's order; a new page goes after these
+
+
+def page_order(stem: str) -> tuple:
+    return (PAGES.index(stem), '') if stem in PAGES else (len(PAGES), stem)
 
 
 def assemble(out: Path, executed: dict[str, Path]) -> Path:
@@ -214,10 +226,12 @@ def assemble(out: Path, executed: dict[str, Path]) -> Path:
     api.write(src / 'api.md')
     result_pages = results.write(src / 'results')
     nb_pages = [n[:-len('.ipynb')] for n in executed if n != 'index.ipynb']
-    pages = sorted(p.stem for p in (DOCS / 'pages').glob('*.md'))
-    toc = nb_pages + ['api'] + [f'results/{r}' for r in result_pages] + [f'pages/{p}' for p in pages]
+    pages = sorted((p.stem for p in (DOCS / 'pages').glob('*.md')), key=page_order)
+    tocs = [('Notebooks', nb_pages), ('Reference', ['api']),
+            ('Results', [f'results/{r}' for r in result_pages]),
+            ('Guides (the former README)', [f'pages/{p}' for p in pages])]
     for name, path in executed.items():
-        page_copy(path, src / name, toc if name == 'index.ipynb' else None)
+        page_copy(path, src / name, tocs if name == 'index.ipynb' else None)
     return src
 
 
