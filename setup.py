@@ -17,6 +17,7 @@ py_versions = '3.11 3.12 3.13'.split()
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 examples_requirements = shlex.split(cfg.get('examples_requirements', ''))
+docs_requirements = shlex.split(cfg.get('docs_requirements', ''))  # docs/build.py: Sphinx, myst-nb, furo, npm
 lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 lic_key = cfg['license']
@@ -34,7 +35,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={'genie_nb': ['assets/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'examples': examples_requirements},
+    extras_require={'dev': dev_requirements, 'examples': examples_requirements,
+                    'docs': docs_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
