@@ -199,8 +199,9 @@ def page_copy(executed: Path, dest: Path, tocs: list[tuple[str, list[str]]] | No
     nbformat.write(nb, dest)
 
 
-PAGES = ('usage benchmark demo results reliability export mixed performance scaleout peers protocol start '
-         'readable').split()  # docs/pages/*.md in the former README's order; a new page goes after these
+# docs/pages/*.md in the former README's order (precision after performance); a new page goes after these
+PAGES = ('usage benchmark demo results reliability export mixed performance precision scaleout peers '
+         'protocol start readable').split()
 
 
 def page_order(stem: str) -> tuple:

@@ -72,6 +72,17 @@ def peers_page(out: Path) -> str:
                       '## Speed (noisy, shared machine)', '', t.speed_md(speed)])
 
 
+def precision_page(out: Path) -> str:
+    "Step times and accuracy at reduced precision, from the markdown the bench scripts wrote."
+    steps = (ROOT / 'bench' / 'precision.md').read_text()
+    acc = (ROOT / 'bench' / 'precision_accuracy.md').read_text()
+    src = source_line('bench/precision.json, bench/precision_rows.csv, bench/precision_bnloss.json, '
+                      'bench/peers_speed_precision.json',
+                      'bench/precision.py, bench/precision_rows.py, bench/precision_bnloss.py, '
+                      'bench/peers/speed.py')
+    return '\n'.join(['# Reduced precision (bf16)', '', src, '', '## Step time', '', steps, acc])
+
+
 def headline_page(out: Path) -> str:
     src = source_line('bench/results.csv, bench/peers.csv', 'genie-nb bench grid, '
                       'bench/peers/official_genie.py')
@@ -86,6 +97,7 @@ def write(out: Path) -> list[str]:
     for g in GRIDS:
         pages[g[0]] = grid_page(*g, out)
     pages.update(mixed=mixed_page(out), threads=threads_page(out), peers=peers_page(out))
+    pages.update(precision=precision_page(out))
     for name, md in pages.items():
         (out / f'{name}.md').write_text(md + '\n', encoding='utf-8')
     return list(pages)
