@@ -86,6 +86,36 @@ def mixed_digest() -> dict:
     return {'mbv2/mixed/policy': hashlib.sha256(repr(pol).encode()).hexdigest()[:16]}
 
 
+def bench_import(name: str):
+    "A name of the bench code, wherever this checkout keeps it (`genie_nb.bench` module or package)."
+    import importlib
+
+    for mod in ('genie_nb.bench.grid', 'genie_nb.bench.demo', 'genie_nb.bench'):
+        try:
+            return getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(name)
+
+
+def bench_digests() -> dict:
+    "Digests of the grid row code (`run_row`) and of the demo (`run_demo`) at tiny budgets."
+    from genie_nb.data import load_fmnist
+
+    run_row, run_demo = bench_import('run_row'), bench_import('run_demo')
+    xt, yt = load_fmnist('test')
+    test = (xt[:500], yt[:500])
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        spec = dict(model='mbv2', source='genie', method='genie', bits='W2A4', seed=1)
+        r = run_row(spec, Path(d) / 'cache', test=test, n=8, iters=4, synth_steps=3)
+        out['bench/grid/row'] = hashlib.sha256(repr((r['top1'], r['delta'], r['n'])).encode()).hexdigest()[:16]
+        res = run_demo(Path(d) / 'demo', n=8, steps=3, iters=4, n_real=8, progress=False, log=lambda s: None)
+        tops = [(row['model'], row['top1']) for row in res['rows']]
+        out['bench/demo/rows'] = hashlib.sha256(repr(tops).encode()).hexdigest()[:16]
+    return out
+
+
 def refuse_foreign(out: Path):
     "Exit 2 if `out` exists and is not a digest file this script wrote (it never overwrites anything else)."
     try:
@@ -102,7 +132,7 @@ def refuse_foreign(out: Path):
 
 def all_digests() -> dict:
     set_threads(1)
-    return model_digests('default') | model_digests('mbv2') | mixed_digest()
+    return model_digests('default') | model_digests('mbv2') | mixed_digest() | bench_digests()
 
 
 if __name__ == '__main__':
