@@ -11,7 +11,7 @@ import argparse, json, time, torch
 from pathlib import Path
 from genie_nb import *
 from genie_nb.core import atomic_write_text
-from genie_nb.bench import calibration_data
+from genie_nb.bench.grid import calibration_data
 from genie_nb.recon import QuantConfig, quantize
 from genie_nb.data import load_fmnist, TensorBatches
 from genie_nb.evaluate import evaluate

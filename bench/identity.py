@@ -108,9 +108,9 @@ def bench_digests() -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as d:
         spec = dict(model='mbv2', source='genie', method='genie', bits='W2A4', seed=1)
-        r = run_row(spec, Path(d) / 'cache', test=test, n=8, iters=4, synth_steps=3)
+        r = run_row(spec, Path(d) / 'cache', test=test, n=32, iters=4, synth_steps=3)
         out['bench/grid/row'] = hashlib.sha256(repr((r['top1'], r['delta'], r['n'])).encode()).hexdigest()[:16]
-        res = run_demo(Path(d) / 'demo', n=8, steps=3, iters=4, n_real=8, progress=False, log=lambda s: None)
+        res = run_demo(Path(d) / 'demo', n=32, steps=3, iters=4, n_real=32, progress=False, log=lambda s: None)
         tops = [(row['model'], row['top1']) for row in res['rows']]
         out['bench/demo/rows'] = hashlib.sha256(repr(tops).encode()).hexdigest()[:16]
     return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from genie_nb.core import atomic_write_text, set_threads
 from genie_nb.models import load_bundled
 from genie_nb.data import load_fmnist
-from genie_nb.bench import calibration_data
+from genie_nb.bench.grid import calibration_data
 from genie_nb.mixed import sensitivity_table, single_layer_drops, proxy_correlations
 
 ap = argparse.ArgumentParser()

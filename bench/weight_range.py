@@ -11,7 +11,7 @@ from genie_nb.models import load_bundled
 from genie_nb.data import load_fmnist, TensorBatches
 from genie_nb.evaluate import evaluate
 from genie_nb.recon import QuantConfig, quantize
-from genie_nb.bench import calibration_data
+from genie_nb.bench.grid import calibration_data
 
 
 def main():

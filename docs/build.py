@@ -22,8 +22,8 @@ MARKER = '.genie_nb_docs'
 EXECUTION = '1'  # part of the cache key: how a notebook is executed (skipped cells, environment)
 # seconds the slow notebooks took on a loaded 2-core machine: with no timings.json (a fresh clone) the long
 # ones start first, so the two workers finish together
-SLOW = {'10_bench': 556, '20_tour': 318, '08_widgets': 195, '13_mixed': 121, '11_train': 104,
-        '30_imagenet': 97}
+SLOW = {'bench/01_demo': 300, 'bench/00_grid': 200, '20_tour': 318, '08_widgets': 195, '13_mixed': 121,
+        '11_train': 104, '30_imagenet': 97}
 DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*)$')
 LINK = re.compile(r'(\]\()([^)\s]+)(\))')
 SITE = {'nbs/': '', 'docs/pages/': 'pages/', 'bench/': 'bench/'}  # repository path -> site path
@@ -115,6 +115,7 @@ def execute(nb_path: str, dest: str, timeout: int) -> tuple[str, float, str | No
     from nbclient.exceptions import CellExecutionError
     os.environ['IN_TEST'] = '1'
     nb_path, t0 = Path(nb_path), time.time()
+    name = nb_name(nb_path)
     nb = nbformat.read(nb_path, as_version=4)
     mark_cells(nb, skip_flags())
     client = NotebookClient(nb, timeout=timeout, kernel_name='python3', store_widget_state=True,
@@ -122,20 +123,26 @@ def execute(nb_path: str, dest: str, timeout: int) -> tuple[str, float, str | No
     try:
         client.execute()
     except CellExecutionError:
-        return nb_path.name, time.time() - t0, first_error(nb)
+        return name, time.time() - t0, first_error(nb)
     except Exception as e:  # a kernel that died or a cell that timed out
         first = str(e).splitlines()[0] if str(e) else ''
-        return nb_path.name, time.time() - t0, f'{type(e).__name__}: {first}'
+        return name, time.time() - t0, f'{type(e).__name__}: {first}'
     tmp = Path(dest).with_suffix('.tmp')
     nbformat.write(nb, tmp)
     tmp.replace(dest)  # an interrupted build never leaves a half-written cache entry
-    return nb_path.name, time.time() - t0, None
+    return name, time.time() - t0, None
 
 
 def notebooks() -> list[Path]:
-    "The notebooks of nbs/ in their reading order (index first)."
+    "The notebooks of nbs/ in their reading order (index first), then those of nbs/bench/ (the measurements)."
     nbs = sorted((ROOT / 'nbs').glob('*.ipynb'))
-    return sorted(nbs, key=lambda p: p.name != 'index.ipynb')
+    bench = sorted((ROOT / 'nbs' / 'bench').glob('*.ipynb'))
+    return sorted(nbs, key=lambda p: p.name != 'index.ipynb') + bench
+
+
+def nb_name(p: Path) -> str:
+    "A notebook's path below nbs/, e.g. '03_synth.ipynb' or 'bench/00_grid.ipynb': its page in the site."
+    return p.resolve().relative_to(ROOT / 'nbs').as_posix()
 
 
 def execute_all(out: Path, workers: int, timeout: int) -> dict[str, Path]:
@@ -146,11 +153,12 @@ def execute_all(out: Path, workers: int, timeout: int) -> dict[str, Path]:
     times = json.loads(times_f.read_text()) if times_f.exists() else {}
     done, todo = {}, []
     for p in notebooks():
-        dest = cache / f'{p.stem}-{cache_key(p)}.ipynb'
-        done[p.name] = dest
+        name = nb_name(p)
+        dest = cache / f"{name[:-len('.ipynb')].replace('/', '__')}-{cache_key(p)}.ipynb"
+        done[name] = dest
         if not dest.exists():
             todo.append((p, dest))
-    todo.sort(key=lambda t: -times.get(t[0].name, SLOW.get(t[0].stem, 0)))
+    todo.sort(key=lambda t: -times.get(nb_name(t[0]), SLOW.get(nb_name(t[0])[:-len('.ipynb')], 0)))
     print(f'docs: executing {len(todo)} notebooks ({len(done) - len(todo)} cached), {workers} workers',
           flush=True)
     errors = []
@@ -184,14 +192,14 @@ def site_links(md: str, here: str, page_dir: str = '') -> str:
     return LINK.sub(lambda m: m.group(1) + site_link(m.group(2), here, page_dir) + m.group(3), md)
 
 
-def page_copy(executed: Path, dest: Path, tocs: list[tuple[str, list[str]]] | None = None) -> None:
-    "The executed notebook as its page shows it: without directive lines; the index gets the toctree."
+def page_copy(executed: Path, dest: Path, page_dir: str, tocs: list | None = None) -> None:
+    "The executed notebook as its page in site folder `page_dir` shows it: no directives; the index's toctree."
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == 'code':
             cell.source = strip_directives(cell.source)
         else:
-            cell.source = site_links(cell.source, 'nbs')
+            cell.source = site_links(cell.source, posixpath.join('nbs', page_dir), page_dir)
     for caption, entries in tocs or []:
         body = '\n'.join(entries)
         toc = f'```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: {caption}\n\n{body}\n```'
@@ -201,7 +209,7 @@ def page_copy(executed: Path, dest: Path, tocs: list[tuple[str, list[str]]] | No
 
 # docs/pages/*.md in the former README's order (precision after performance); a new page goes after these
 PAGES = ('usage benchmark demo results reliability export mixed performance precision scaleout peers '
-         'protocol start readable').split()
+         'protocol start readable architecture').split()
 
 
 def page_order(stem: str) -> tuple:
@@ -226,13 +234,16 @@ def assemble(out: Path, executed: dict[str, Path]) -> Path:
     import api, results  # generated pages: docs/api.py, docs/results.py
     api.write(src / 'api.md')
     result_pages = results.write(src / 'results')
-    nb_pages = [n[:-len('.ipynb')] for n in executed if n != 'index.ipynb']
+    nb_pages = [n[:-len('.ipynb')] for n in executed if n != 'index.ipynb' and '/' not in n]
+    bench_pages = [n[:-len('.ipynb')] for n in executed if n.startswith('bench/')]
     pages = sorted((p.stem for p in (DOCS / 'pages').glob('*.md')), key=page_order)
-    tocs = [('Notebooks', nb_pages), ('Reference', ['api']),
+    tocs = [('Notebooks', nb_pages), ('Measurements (genie_nb.bench)', bench_pages), ('Reference', ['api']),
             ('Results', [f'results/{r}' for r in result_pages]),
             ('Guides (the former README)', [f'pages/{p}' for p in pages])]
     for name, path in executed.items():
-        page_copy(path, src / name, tocs if name == 'index.ipynb' else None)
+        page_dir = posixpath.dirname(name)
+        (src / page_dir).mkdir(exist_ok=True)
+        page_copy(path, src / name, page_dir, tocs if name == 'index.ipynb' else None)
     return src
 
 

@@ -1,7 +1,7 @@
 """The Results section of the site, generated from the committed bench files, so no table is typed by hand.
 
 Each page regenerates its tables from the CSV/JSON with the same function that wrote bench/*.md
-(`genie_nb.bench.results_markdown`, `mixed_markdown`, `threads_markdown`, bench/peers/tables.py) and shows the
+(`genie_nb.bench.grid.results_markdown`, `mixed_markdown`, `threads_markdown`, bench/peers/tables.py) and shows the
 committed figures. `python docs/results.py OUTDIR` writes the pages alone (docs/build.py calls `write`).
 """
 from __future__ import annotations
@@ -41,20 +41,20 @@ def source_line(files: str, command: str) -> str:
 
 
 def grid_page(page, title, csv, command, out: Path) -> str:
-    from genie_nb.bench import results_markdown
+    from genie_nb.bench.grid import results_markdown
     return '\n'.join([f'# {title}', '', source_line(f'bench/{csv}.csv', command), '',
                       *figures(page, out), results_markdown(str(ROOT / 'bench' / f'{csv}.csv'))])
 
 
 def mixed_page(out: Path) -> str:
-    from genie_nb.bench import mixed_markdown
+    from genie_nb.bench.report import mixed_markdown
     src = source_line('bench/mixed.csv', 'genie-nb bench grid --grid mixed')
     return '\n'.join(['# Mixed precision', '', src,
                       '', *figures('mixed', out), mixed_markdown(str(ROOT / 'bench' / 'mixed.csv'))])
 
 
 def threads_page(out: Path) -> str:
-    from genie_nb.bench import threads_markdown
+    from genie_nb.bench.threads import threads_markdown
     res = json.loads((ROOT / 'bench' / 'threads.json').read_text())
     src = source_line('bench/threads.json', 'genie-nb bench threads')
     return '\n'.join(['# Threads on a busy machine', '', src,

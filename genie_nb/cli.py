@@ -13,25 +13,27 @@ from .core import *
 from .models import *
 from .data import *
 from .evaluate import evaluate
-from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber, bench_synth
+from .synth import SynthConfig, SyntheticData, synthesize, tqdm_subscriber
 from .synth import METHODS as SYNTH_METHODS
 from .precision import PRECISIONS, resolve_precision
 from .dist import synthesize_dist, synthesize_parallel, rank_and_world, use_rank_gpu
 from .qmodel import save_quantized, load_quantized, quant_report, check_bits
-from .recon import QuantConfig, quantize, bench_recon, METHODS as PTQ_METHODS, WEIGHT_RANGES
+from .recon import QuantConfig, quantize, METHODS as PTQ_METHODS, WEIGHT_RANGES
 from .core import model_fingerprint
 from .synth import SYNTH_FORMAT
 from .qmodel import QMODEL_FORMAT
-from .bench import run_demo, run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv
-from .bench import synth_quality, save_figures
-from .bench import bench_threads, THREAD_MODELS
+from .bench.grid import run_grid, results_markdown, grid_rows, policy_str, GRIDS, grid_csv
+from .bench.demo import run_demo, DemoConfig
+from .bench.report import synth_quality, save_figures
+from .bench.threads import bench_threads, THREAD_MODELS
+from .bench.speed import bench_synth, bench_recon, bench_widgets
 
 # %% auto #0
-__all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'PARSERS', 'resolve_model', 'add_common', 'input_shape', 'check_options',
-           'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval', 'synth_config',
-           'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize', 'cmd_demo', 'cmd_bench',
-           'bench_widgets', 'cmd_export', 'cmd_bench_export', 'cmd_bench_threads', 'OneLineParser', 'build_parser',
-           'json_safe', 'main', 'cli']
+__all__ = ['POSITIVE_INTS', 'NONNEGATIVE_INTS', 'BENCHES', 'PARSERS', 'resolve_model', 'add_common', 'input_shape',
+           'check_options', 'input_paths', 'transform_desc', 'val_loader', 'real_calibration', 'eval_data', 'cmd_eval',
+           'synth_config', 'Interrupted', 'check_not_interrupted', 'cmd_synth', 'quant_config', 'cmd_quantize',
+           'cmd_demo', 'cmd_bench', 'cmd_export', 'cmd_bench_export', 'cmd_bench_threads', 'OneLineParser',
+           'build_parser', 'json_safe', 'main', 'cli']
 
 # %% ../nbs/09_cli.ipynb #67e43d29
 def resolve_model(
@@ -616,14 +618,7 @@ def cmd_demo(a):
     with Timer() as t:
         r = run_demo(
             a.out or 'genie_out',
-            a.model,
-            a.w_bits,
-            a.a_bits,
-            a.preset,
-            a.n,
-            a.steps,
-            a.iters,
-            seed=a.seed,
+            DemoConfig(a.model, a.w_bits, a.a_bits, a.preset, a.n, a.steps, a.iters, seed=a.seed),
             fresh=a.fresh,
             progress=not a.json,
             log=(lambda s: None) if a.json else print,
@@ -653,23 +648,8 @@ def _demo_parser(sub):
 
 # %% ../nbs/09_cli.ipynb #44a9f116
 def cmd_bench(a):
-    "Benchmarks; each returns one JSON-able dict."
-    if a.what == 'export':
-        return cmd_bench_export(a)
-    model = resolve_model(a.model, a.weights)[0]
-    if a.what == 'synth':
-        return bench_synth(model, batch=a.batch or 64, steps=a.steps or 10)
-    if a.what == 'recon':
-        return bench_recon(model, steps=a.steps or 30)
-    if a.what == 'widgets':
-        return bench_widgets(model)
-    if a.what == 'threads':
-        return cmd_bench_threads(a)
-    if a.what == 'figures':
-        return dict(figures=save_figures('bench'))
-    if a.what == 'quality':
-        return _bench_quality(a)
-    return _bench_grid(a)
+    "`genie-nb bench KIND`: the runner of KIND in `BENCHES`; each returns one JSON-able dict."
+    return BENCHES[a.what](a)
 
 # %% ../nbs/09_cli.ipynb #31b2a940
 def _bench_quality(a) -> dict:
@@ -709,29 +689,6 @@ def _shard(s: str) -> tuple:
         raise GenieError(f'--shard {s!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two workers')
     return k, n
 
-# %% ../nbs/09_cli.ipynb #68f6d460
-def bench_widgets(model, moves=(8, 6, 4, 3, 2), n_test: int = 2000) -> dict:
-    "Seconds per weight-slider move of the QuantErrorExplorer (chart; chart + top-1 on `n_test` test images)."
-    from genie_nb.widgets import QuantErrorExplorer
-
-    xt, yt = load_fmnist('test')
-    with Timer() as tb:
-        ex = QuantErrorExplorer(model, xt[-64:], (xt[:n_test], yt[:n_test]))
-    chart, total = [], []
-    for b in moves:
-        ex.w.value = b
-        chart.append(ex.seconds[0])
-        total.append(ex.seconds[1])
-    return dict(
-        build_seconds=round(tb.s, 2),
-        chart_s_max=max(chart),
-        chart_s_mean=sum(chart) / len(chart),
-        total_s_max=max(total),
-        total_s_mean=sum(total) / len(total),
-        moves=len(moves),
-        threads=torch.get_num_threads(),
-    )
-
 # %% ../nbs/09_cli.ipynb #70ebefea
 def _add_grid(p):
     "The options of `bench grid`: which grid, images per row, where the CSV and the cache go."
@@ -759,7 +716,7 @@ def _add_grid(p):
 # %% ../nbs/09_cli.ipynb #ce04f286
 def _bench_parser(sub):
     "The `bench` subcommand."
-    kinds = ['synth', 'recon', 'grid', 'widgets', 'quality', 'figures', 'export', 'threads']
+    kinds = list(BENCHES)
     p = add_common(sub.add_parser('bench', help='benchmarks: ' + ', '.join(kinds)))
     p.add_argument('what', choices=kinds)
     p.add_argument('--batch', type=int, default=None)
@@ -843,10 +800,10 @@ def _export_parser(sub):
 # %% ../nbs/09_cli.ipynb #2b1b8df2
 def cmd_bench_export(a):
     "`bench export`: ORT FP32 / genie_nb deployment form / ORT quantize_static, side by side."
-    from genie_nb.export import BENCH_MODELS, bench_export
+    from genie_nb.bench.export import BENCH_MODELS, bench_export
 
     given = getattr(a, 'models', None)
-    models = tuple(given.split(',')) if given not in (None, 'default,mbv2') else tuple(BENCH_MODELS)
+    models = tuple(given.split(',')) if given else tuple(BENCH_MODELS)
     if bad := [m for m in models if m not in BENCH_MODELS]:
         raise GenieError(f"bench export models must be among {list(BENCH_MODELS)}, not {bad}")
     command = 'genie-nb bench export ' + ' '.join(sys.argv[3:])
@@ -920,7 +877,7 @@ def _mixed_result(model, qm, a) -> dict:
 # %% ../nbs/09_cli.ipynb #aad9998a
 def _mixed_report(csv_path) -> str:
     "The mixed grid's markdown table; its accuracy-vs-size figure goes beside the CSV (`.png`)."
-    from genie_nb.bench import mixed_markdown, plot_accuracy_vs_size
+    from genie_nb.bench.report import mixed_markdown, plot_accuracy_vs_size
 
     fig = plot_accuracy_vs_size(csv_path)
     atomic_write(Path(csv_path).with_suffix('.png'), lambda tmp: fig.savefig(tmp, format='png', dpi=110))
@@ -957,6 +914,23 @@ def cmd_bench_threads(a) -> dict:
         seconds=round(res['seconds']),
         verdicts=res['verdicts'],
     )
+
+# %% ../nbs/09_cli.ipynb #5dd6532e
+def _bench_target(a):
+    "The model a stage benchmark times: `--model`/`--weights`."
+    return resolve_model(a.model, a.weights)[0]
+
+
+BENCHES = {
+    'synth': lambda a: bench_synth(_bench_target(a), batch=a.batch or 64, steps=a.steps or 10),
+    'recon': lambda a: bench_recon(_bench_target(a), steps=a.steps or 30),
+    'grid': lambda a: _bench_grid(a),
+    'widgets': lambda a: bench_widgets(_bench_target(a)),
+    'quality': lambda a: _bench_quality(a),
+    'figures': lambda a: dict(figures=save_figures('bench')),
+    'export': lambda a: cmd_bench_export(a),
+    'threads': lambda a: cmd_bench_threads(a),
+}  # `genie-nb bench KIND` → its runner (the kinds in the order `--help` lists them)
 
 # %% ../nbs/09_cli.ipynb #af1ad5ce
 PARSERS = [_eval_parser, _synth_parser, _quantize_parser, _demo_parser, _bench_parser, _export_parser]

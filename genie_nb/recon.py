@@ -17,10 +17,10 @@ from .precision import precision_hint
 
 # %% auto #0
 __all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
-           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'PTQMethodSpec', 'QuantConfig', 'arch_family',
-           'round_weight_for', 'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io',
-           'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration',
-           'data_fingerprint', 'lp_recon_loss', 'quantize', 'bench_recon', 'register_unit']
+           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'ACT_STAGE', 'PTQMethodSpec', 'QuantConfig',
+           'arch_family', 'round_weight_for', 'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io',
+           'cache_unit_io', 'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit', 'calib_images',
+           'check_calibration', 'data_fingerprint', 'unit_seed', 'lp_recon_loss', 'quantize', 'register_unit']
 
 # %% ../nbs/06_recon.ipynb #1e7217f7
 @dataclass(frozen=True)
@@ -672,6 +672,14 @@ def _init_unit_acts(run: _QuantRun, path: str):
     "RTN: initialise the unit's activation steps from the first slice (its weights FP meanwhile)."
     capture_io(run.qm.model, path, run.images[: run.cfg.recon_batch].to(run.device))
 
+# %% ../nbs/06_recon.ipynb #bb920469
+ACT_STAGE = 5_003  # the offset of BRECQ's activation stage
+
+
+def unit_seed(seed: int, k: int, stage: int = 0) -> int:
+    "The seed of unit `k`'s reconstruction (`stage` 0) or activation stage (`ACT_STAGE`) in run `seed`."
+    return seed * 10_007 + k + stage
+
 # %% ../nbs/06_recon.ipynb #1087fb3f
 def _calibrate_unit(run: _QuantRun, k: int, name: str, unit: nn.Module) -> tuple[dict, float]:
     "Round unit `k` to nearest (RTN) or cache and reconstruct it; returns (its stats, seconds spent caching)."
@@ -687,7 +695,7 @@ def _calibrate_unit(run: _QuantRun, k: int, name: str, unit: nn.Module) -> tuple
         )
     for q in qls:
         q.w_on = True
-    seed = cfg.seed * 10_007 + k
+    seed = unit_seed(cfg.seed, k)
     st = reconstruct_unit(
         unit, x_fp, y_fp, x_q, cfg, name, on_event=run.on_event, device=run.device, seed=seed
     )
@@ -701,7 +709,7 @@ def _quantize_unit(run: _QuantRun, k: int, name: str, unit: nn.Module):
         for q in unit_qlayers(unit):
             q.a_on = acts_on
         return
-    seed_everything(run.cfg.seed * 10_007 + k)
+    seed_everything(unit_seed(run.cfg.seed, k))
     _emit_or_stop(run, 'unit_start', name, index=k, n_units=len(run.units), unit_type=type(unit).__name__)
     for q in unit_qlayers(unit):
         q.w_on, q.a_on = False, acts_on
@@ -753,7 +761,7 @@ def _learn_act_steps(unit, x_fp, y_fp, cfg, device, seed) -> dict:
 # %% ../nbs/06_recon.ipynb #8312e12a
 def _act_stage_unit(run: _QuantRun, k: int, name: str, unit: nn.Module):
     "BRECQ's second stage for unit `k`: learn its activation steps on the teacher's inputs and outputs."
-    bs, seed = run.cfg.recon_batch, run.cfg.seed * 10_007 + k + 5_003
+    bs, seed = run.cfg.recon_batch, unit_seed(run.cfg.seed, k, ACT_STAGE)
     seed_everything(seed)
     xs, ys = zip(
         *(
@@ -832,61 +840,6 @@ def quantize(
     _record_meta(run, source, seconds=time.perf_counter() - t0)
     emit(on_event, 'done', seconds=run.qm.meta['seconds'], units=run.stats)
     return run.qm
-
-# %% ../nbs/06_recon.ipynb #da00b43b
-def _bench_model() -> nn.Module:
-    "The bundled ResNet-20, or an untrained ResNet-20 when no checkpoint is bundled."
-    from genie_nb.models import load_bundled, ResNet20
-
-    try:
-        return load_bundled('default')[0]
-    except GenieError:
-        return ResNet20().eval()
-
-# %% ../nbs/06_recon.ipynb #3f8950ff
-def _time_recon_step(model: nn.Module, teacher: nn.Module, images, block: str, cfg: QuantConfig, device):
-    "(seconds per reconstruction step of `cfg.method` on `block`, seconds to cache its inputs and outputs)."
-    qm = QModel(model, cfg.policy, n_ratios=cfg.init_ratios).set_quant(True, False)
-    unit = qm.model.get_submodule(block)
-    for q in unit_qlayers(unit):
-        q.w_on, q.a_on = False, True
-    with Timer() as tc:
-        x_fp, y_fp, x_q = cache_unit_io(teacher, qm, block, images, cfg.recon_batch, device)
-    for q in unit_qlayers(unit):
-        q.w_on = True
-    st = reconstruct_unit(unit, x_fp, y_fp, x_q, cfg, block, device=device)
-    return st['step_seconds'], tc.s
-
-# %% ../nbs/06_recon.ipynb #383a9e37
-def bench_recon(
-    model: nn.Module | None = None,
-    images: torch.Tensor | None = None,
-    block: str = 'layer2.1',
-    n: int = 1024,
-    steps: int = 30,
-    batch: int = 32,
-    w_bits: int = 4,
-    a_bits: int = 4,
-    device='cpu',
-    init_ratios: int = 100,
-    methods=METHODS,  # which PTQ methods to time (genie and qdrop for the ratio)
-) -> dict:
-    "Seconds per reconstruction step per method for one block, cache time for `n` samples, peak RSS (MiB)."
-    model = _bench_model() if model is None else model
-    if images is None:
-        images = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    teacher = copy.deepcopy(model).eval()
-    res = dict(block=block, batch=batch, n_cache=len(images), steps=steps)
-    bits = dict(w_bits=w_bits, a_bits=a_bits, init_ratios=init_ratios)
-    budget = dict(iters=steps, recon_batch=batch, eval_samples=batch)
-    for method in methods:
-        seed_everything(0)
-        cfg = QuantConfig(method=method, **bits, **budget)
-        res[f'{method}_step_s'], res['cache_s'] = _time_recon_step(model, teacher, images, block, cfg, device)
-    if {'genie', 'qdrop'} <= set(methods):
-        res['genie_over_qdrop'] = res['genie_step_s'] / res['qdrop_step_s']
-    res['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return res
 
 # %% ../nbs/06_recon.ipynb #95886c61
 def register_unit(

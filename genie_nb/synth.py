@@ -22,7 +22,7 @@ __all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRES
            'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec',
            'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
            'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize',
-           'batch_hooks', 'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+           'batch_hooks', 'tqdm_subscriber', 'bn_mismatch']
 
 # %% ../nbs/03_synth.ipynb #ad7217a7
 def channel_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -890,101 +890,3 @@ def bn_mismatch(model: nn.Module, images: torch.Tensor, device='cpu') -> dict:
         t(x)
         _, per = bn_stat_loss(h.stats, bn_targets(t), x)
     return {n: v.item() for n, v in per.items()}
-
-# %% ../nbs/03_synth.ipynb #2b084b63
-def _time_steps(step, steps, warmup):
-    "Seconds per call of `step`, after `warmup` untimed calls."
-    for _ in range(warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - t0) / steps
-
-# %% ../nbs/03_synth.ipynb #6e2c1aa7
-def _floor_step(teacher, shape, batch):
-    "A closure: forward + backward of `teacher` to a fixed batch of images."
-    x = torch.randn(batch, *shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-
-    def step():
-        x.grad = None
-        teacher(x).sum().backward()
-
-    return step
-
-# %% ../nbs/03_synth.ipynb #5108aeb5
-def _bench_images(method, shape, batch, cfg) -> OptimisedImages:
-    "The images `method` optimises in the benchmark, and their optimisers."
-    if not SYNTH_METHOD_SPECS[method].generator:
-        x = zeroq_init(batch, shape).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-        return OptimisedImages(lambda: x, [torch.optim.Adam([x], lr=cfg.lr_pixels)])
-    g = GenieGenerator(shape, cfg.latent_dim, cfg.gen_width, channels_last=cfg.channels_last).train()
-    z = torch.randn(batch, cfg.latent_dim, requires_grad=True)
-    opts = [torch.optim.Adam([z], lr=cfg.lr_latent), torch.optim.Adam(g.parameters(), lr=cfg.lr_generator)]
-    return OptimisedImages(lambda: g(z), opts)
-
-# %% ../nbs/03_synth.ipynb #77a73c54
-def _bench_step(method, teacher, hooks, targets, shape, batch, cfg):
-    "One closure per method that performs a full optimisation step."
-    if method == 'floor':
-        return _floor_step(teacher, shape, batch)
-    opt, loss_fn = _bench_images(method, shape, batch, cfg), stat_loss_fn(method)
-
-    def step():
-        for o in opt.opts:
-            o.zero_grad(set_to_none=True)
-        x = opt.make_x()
-        teacher(x)
-        loss_fn(hooks.stats, targets, x)[0].backward()
-        for o in opt.opts:
-            o.step()
-
-    return step
-
-# %% ../nbs/03_synth.ipynb #91519dcd
-def _bench_runs(cfg: SynthConfig, reference: bool) -> list:
-    "(name, config, frozen teacher?) per timed variant; 'genie_ref' is the published code's setup."
-    runs = [('floor', cfg, True), ('zeroq', cfg, True), ('genie', cfg, True)]
-    if reference:
-        runs.append(('genie_ref', replace(cfg, gen_width=128, channels_last=False), False))
-    return runs
-
-# %% ../nbs/03_synth.ipynb #792269a4
-def _bench_teacher(model, spec: SynthMethodSpec, cfg: SynthConfig, *, frozen: bool, seed: int):
-    "The teacher one benchmark variant times."
-    t = frozen_teacher(model, 'cpu', channels_last=cfg.channels_last)
-    if spec.swing:
-        add_swing(t, torch.Generator().manual_seed(seed))
-    if not frozen:
-        t.requires_grad_(True)
-    return t
-
-# %% ../nbs/03_synth.ipynb #60808112
-def bench_synth(
-    model: nn.Module,
-    batch: int = 64,
-    steps: int = 10,
-    warmup: int = 2,
-    gen_width: int | None = None,  # default: the cpu preset's
-    reference: bool = True,  # also time the reference generator (width 128, no channels_last, teacher grads)
-    input_shape=None,
-    seed: int = 0,
-) -> dict:
-    "Seconds per synthesis step of genie, zeroq (and the reference generator) vs the teacher floor; peak RSS."
-    seed_everything(seed)
-    shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
-    cfg = SynthConfig(batch=batch, gen_width=gen_width or PRESETS['cpu']['gen_width'], input_shape=shape)
-    targets = bn_targets(model)
-    res = dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width)
-    runs = _bench_runs(cfg, reference)
-    for name, c, frozen in runs:
-        method = name.split('_')[0]
-        spec = SYNTH_METHOD_SPECS.get(method, SynthMethodSpec())  # 'floor': no swing, batch statistics
-        t = _bench_teacher(model, spec, c, frozen=frozen, seed=seed)
-        with BNStatHooks(t, per_image=spec.per_image) as h:
-            step = _bench_step(method, t, h, targets, shape, batch, c)
-            res[f'{name}_s'] = _time_steps(step, steps, warmup)
-    for name, *_ in runs[1:]:
-        res[f'{name}_ratio'] = res[f'{name}_s'] / res['floor_s']
-    res['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return res

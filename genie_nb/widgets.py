@@ -14,12 +14,12 @@ from .core import *
 from .data import TensorBatches
 from .evaluate import evaluate, layer_report, fp_layer_outputs, check_images
 from .qmodel import QModel, BitPolicy
-from .recon import quantize, QuantConfig, _bench_model  # the bundled ResNet-20 (or an untrained one)
+from .recon import quantize, QuantConfig
 from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
 
 # %% auto #0
 __all__ = ['fig_png', 'image_grid', 'View', 'QuantBank', 'QuantErrorExplorer', 'run_in_thread', 'wait_for', 'LiveView',
-           'SynthViewer', 'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
+           'SynthViewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
 def fig_png(fig: Figure) -> bytes:
@@ -386,38 +386,6 @@ def _run(self: SynthViewer):
 def widget(self: SynthViewer) -> W.Widget:
     "The assembled view."
     return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.grid, self.curve])])
-
-# %% ../nbs/08_widgets.ipynb #cf110f9a
-def _time_runs(model: nn.Module, make_cfg, every: int, repeats: int):
-    "Best (wall, CPU) seconds without and with a viewer over `repeats` alternating runs; and the last viewer."
-    res = {'plain': [], 'viewer': []}
-    for _ in range(repeats):
-        for k in res:
-            w0, c0 = time.perf_counter(), time.process_time()
-            if k == 'plain':
-                synthesize(model, make_cfg())
-            else:
-                sv = SynthViewer(model, make_cfg(), every=every).start(background=False)
-            res[k].append((time.perf_counter() - w0, time.process_time() - c0))
-    return [min(r, key=lambda t: t[1]) for r in res.values()], sv
-
-# %% ../nbs/08_widgets.ipynb #7697cbc3
-def bench_synthviewer(
-    model: nn.Module | None = None,  # default: the bundled ResNet-20
-    n: int = 64,
-    batch: int = 64,
-    steps: int = 100,
-    every: int = 25,
-    repeats: int = 3,
-) -> dict:
-    "Seconds of a synthesis run without and with a `SynthViewer` (refresh every `every` steps)."
-    model = model if model is not None else _bench_model()
-    make_cfg = lambda: SynthConfig(n=n, batch=batch, steps=steps)
-    ((pw, pc), (vw, vc)), sv = _time_runs(model, make_cfg, every, repeats)
-    setting = dict(n=n, batch=batch, steps=steps, every=every)
-    times = dict(plain_s=pw, viewer_s=vw, plain_cpu_s=pc, viewer_cpu_s=vc)
-    overhead = dict(overhead_wall=vw / pw - 1, overhead_cpu=vc / pc - 1)
-    return setting | times | overhead | dict(refreshes=sv.refreshes, draw_s=sv.draw_seconds)
 
 # %% ../nbs/08_widgets.ipynb #d2db6a3e
 def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> dict:

@@ -93,7 +93,7 @@ def test_demo_tiny_budget_json_and_reuse(tmp_path):
 
 
 def test_bench_grid_one_row_tiny(tmp_path):
-    from genie_nb.bench import run_grid, read_results, results_markdown
+    from genie_nb.bench.grid import run_grid, read_results, results_markdown
 
     rows = [dict(model='default', source='genie', method='genie', bits='W2A4', seed=0)]
     assert (

@@ -7,6 +7,7 @@ from genie_nb.core import GenieError, model_fingerprint
 from genie_nb.models import ResNet20, bn_layers
 from genie_nb.data import load_fmnist
 from genie_nb.synth import *
+from genie_nb.bench.speed import bench_synth
 
 TINY = SynthConfig(n=6, batch=4, steps=4, seed=3)
 

@@ -66,7 +66,7 @@ def _csv_without_thread_columns(path, n_rows: int) -> list[str]:
 def test_grid_rows_state_threads_and_old_csv_still_reads(tmp_path, monkeypatch):
     import torch
     from genie_nb.core import THREAD_CHOICE, stage_threads
-    from genie_nb.bench import run_grid, read_results, results_markdown
+    from genie_nb.bench.grid import run_grid, read_results, results_markdown
 
     old = _csv_without_thread_columns(REPO / 'bench' / 'results.csv', n_rows=2)  # as written before them
     assert 'thread_policy' not in old[0]
