@@ -4,6 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
+import dataclasses
 import os, random, hashlib, tempfile, json, time, fcntl, math, errno, re, shutil, stat, pickle, zipfile
 from pathlib import Path
 from typing import Callable, Any
@@ -16,7 +17,7 @@ __all__ = ['SEED_MAX', 'TORCH_DEFAULT_THREADS', 'THREAD_CHOICE', 'FREE_CORE_SLAC
            'policy_threads', 'stage_threads', 'side_prefix', 'remove_stale_temps', 'atomic_write', 'atomic_save',
            'atomic_write_text', 'sha256_file', 'sha256_tensors', 'model_fingerprint', 'check_materialized',
            'content_digest', 'save_checked', 'verify_checked', 'load_torch_file', 'load_checked', 'written_by_genie_nb',
-           'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer']
+           'check_output', 'OutputLock', 'emit', 'StopRequested', 'Timer', 'config_fields']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class GenieError(ValueError):
@@ -615,3 +616,9 @@ class Timer:
 
     def __exit__(self, *a):
         self.s = time.perf_counter() - self.t0
+
+# %% ../nbs/00_core.ipynb #fa76c930
+def config_fields(cfg, names) -> dict:
+    "The fields `names` of dataclass `cfg` as plain values: nested dataclasses as dicts, tuples as lists."
+    d = dataclasses.asdict(cfg)
+    return {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in names}

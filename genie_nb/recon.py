@@ -17,10 +17,11 @@ from .precision import precision_hint
 
 # %% auto #0
 __all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
-           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'ACT_STAGE', 'PTQMethodSpec', 'QuantConfig',
-           'arch_family', 'round_weight_for', 'find_units', 'unit_qlayers', 'set_weight_ranges', 'capture_io',
-           'cache_unit_io', 'recon_loss', 'beta_at', 'eval_unit_loss', 'reconstruct_unit', 'calib_images',
-           'check_calibration', 'data_fingerprint', 'unit_seed', 'lp_recon_loss', 'quantize', 'register_unit']
+           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'RUN_KEY_FIELDS', 'ACT_STAGE', 'META_FIELDS',
+           'PTQMethodSpec', 'QuantConfig', 'arch_family', 'round_weight_for', 'find_units', 'unit_qlayers',
+           'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at', 'eval_unit_loss',
+           'reconstruct_unit', 'calib_images', 'check_calibration', 'data_fingerprint', 'unit_seed', 'lp_recon_loss',
+           'quantize', 'register_unit']
 
 # %% ../nbs/06_recon.ipynb #1e7217f7
 @dataclass(frozen=True)
@@ -561,21 +562,15 @@ def data_fingerprint(images: torch.Tensor) -> str:
     return sha256_tensors([images])[:16]
 
 # %% ../nbs/06_recon.ipynb #2cca9aaf
+RUN_KEY_FIELDS = ('method', 'w_bits', 'a_bits', 'iters', 'seed', 'policy', 'fold_bn', 'round_weight')
+RUN_KEY_FIELDS += ('weight_range',)
+
+
 def _run_key(cfg: QuantConfig, model, images) -> dict:
-    return dict(
-        fp_fingerprint=model_fingerprint(model),
-        data_fingerprint=data_fingerprint(images),
-        method=cfg.method,
-        w_bits=cfg.w_bits,
-        a_bits=cfg.a_bits,
-        iters=cfg.iters,
-        seed=cfg.seed,
-        policy=asdict(cfg.policy),
-        fold_bn=cfg.fold_bn,
-        round_weight=cfg.round_weight,
-        weight_range=cfg.weight_range,
-        **({} if cfg.precision == 'fp32' else dict(precision=cfg.precision)),  # fp32: as before precision
-    )
+    "What a progress file must match to resume: the model, the images, the fields that decide the numbers."
+    ids = dict(fp_fingerprint=model_fingerprint(model), data_fingerprint=data_fingerprint(images))
+    fp32 = cfg.precision == 'fp32'  # fp32 keys are those of the files written before `precision` existed
+    return ids | config_fields(cfg, RUN_KEY_FIELDS) | ({} if fp32 else dict(precision=cfg.precision))
 
 # %% ../nbs/06_recon.ipynb #fd6cf40a
 def _load_progress(path, qm: QModel, key: dict) -> list[str]:
@@ -789,31 +784,21 @@ def _brecq_act_stage(run: _QuantRun):
         _act_stage_unit(run, k, name, unit)
 
 # %% ../nbs/06_recon.ipynb #26d93648
+META_FIELDS = ('method', 'w_bits', 'a_bits', 'round_weight', 'weight_range', 'iters', 'recon_batch')
+META_FIELDS += ('drop_prob', 'lr_w', 'lr_a', 'lr_v', 'warmup', 'beta', 'seed')
+
+
 def _record_meta(run: _QuantRun, source: str, seconds: float):
     "Write what made the quantized model into `run.qm.meta`."
-    cfg = run.cfg
     run.qm.meta.update(
-        method=cfg.method,
-        w_bits=cfg.w_bits,
-        a_bits=cfg.a_bits,
-        round_weight=cfg.round_weight,
-        weight_range=cfg.weight_range,
-        iters=cfg.iters,
-        recon_batch=cfg.recon_batch,
-        drop_prob=cfg.drop_prob,
-        lr_w=cfg.lr_w,
-        lr_a=cfg.lr_a,
-        lr_v=cfg.lr_v,
-        warmup=cfg.warmup,
-        beta=list(cfg.beta),
-        seed=cfg.seed,
+        config_fields(run.cfg, META_FIELDS),
         n_calib=len(run.images),
         data_source=source,
         data_fingerprint=run.key['data_fingerprint'],
         device=str(run.device),
         seconds=seconds,
         n_units=len(run.units),
-        precision=resolve_precision(cfg.precision, run.device),
+        precision=resolve_precision(run.cfg.precision, run.device),
     )
 
 # %% ../nbs/06_recon.ipynb #fdcc3810

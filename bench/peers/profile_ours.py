@@ -1,5 +1,5 @@
-"""torch.profiler over genie_nb's Genie-D synthesis step (batch 64) and Genie-M reconstruction step (ResNet-20
-`layer2.0`, batch 32): the top operators by self CPU time → bench/peers_profile.md.
+"""torch.profiler over genie_nb's Genie-D synthesis (production `synthesize`, batch 64) and Genie-M
+reconstruction step (ResNet-20 `layer2.0`, batch 32): the top operators by self CPU time → bench/peers_profile.md.
 
     PYTHONPATH=$PWD python bench/peers/profile_ours.py [--steps 5] [--threads 1]
 """
@@ -15,19 +15,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def synth_step():
-    "The genie synthesis step closure, as speed.py's ours_synth builds it (hooks stay open)."
+def synth_run(steps):
+    "A closure running a one-batch production `synthesize` of `steps` steps (batch 64, cpu-preset generator)."
     import genie_nb
-    from genie_nb.synth import (
-        PRESETS, BNStatHooks, SynthConfig, _bench_step, add_swing, bn_targets, frozen_teacher,
-    )  # fmt: skip
+    from genie_nb.synth import PRESETS, SynthConfig
 
     model, meta = genie_nb.load_bundled('default')
-    cfg = SynthConfig(batch=64, gen_width=PRESETS['cpu']['gen_width'], input_shape=tuple(meta['input_shape']))
-    t = frozen_teacher(model, 'cpu', cfg.channels_last)
-    add_swing(t, torch.Generator().manual_seed(0))
-    hooks = BNStatHooks(t).__enter__()
-    return _bench_step('genie', t, hooks, bn_targets(model), cfg.input_shape, 64, cfg)
+    width, shape = PRESETS['cpu']['gen_width'], tuple(meta['input_shape'])
+    cfg = SynthConfig(n=64, batch=64, steps=steps, gen_width=width, input_shape=shape)
+    return lambda: genie_nb.synthesize(model, cfg)
 
 
 def recon_run(steps):
@@ -67,9 +63,8 @@ def main(argv=None):
     p.add_argument('--out', default=str(HERE.parents[1] / 'bench/peers_profile.md'))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    step = synth_step()
-    step()  # warm-up
-    synth = table(lambda: [step() for _ in range(a.steps)], a.rows)
+    synth_run(1)()  # warm-up
+    synth = table(synth_run(a.steps), a.rows)
     run = recon_run(a.steps * 4)
     recon = table(run, a.rows)
     md = (

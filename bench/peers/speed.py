@@ -9,7 +9,7 @@ Measurements (each in a fresh subprocess, so its peak RSS is its own):
   official: its own Generator (widths 128/64) at 32x32 with one output channel, inside its `distill_data`, timed between consecutive generator
   calls).
 - recon_*: seconds per Genie-M reconstruction step on one block at batch 32, W4A4, 1024 cached random images
-  (genie_nb: `reconstruct_unit` as genie_nb.recon.bench_recon times it; official: `reconstruct_block` with N
+  (genie_nb: `reconstruct_unit` as genie_nb.bench.speed.bench_recon times it; official: `reconstruct_block` with N
   = 1024 so that its batch N/32 is 32, timed between consecutive block forwards): ResNet-20 `layer2.0` and
   MobileNetV2-small `features.3` (an inverted residual block with its skip).
 - e2e:     wall seconds of a tiny zero-shot pipeline on ResNet-20: synthesis of 256 images (batch 64, 20

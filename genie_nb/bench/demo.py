@@ -154,10 +154,12 @@ def few_shot(self: _Demo, n_real: int, seed: int):
 
 # %% ../../nbs/bench/01_demo.ipynb #d17b55b1
 @patch
-def summary(self: _Demo, syn: SyntheticData, scfg: SynthConfig, *, model_name: str, preset: str, seed: int):
+def summary(self: _Demo, syn: SyntheticData, scfg: SynthConfig, cfg: DemoConfig):
     "The demo's result: its rows, widths, data and budgets (also written to `demo.json`)."
-    res = dict(rows=self.rows, model=model_name, bits=self.bits, n_synthetic=len(syn), synth_steps=scfg.steps)
-    res.update(iters=self.qcfg('genie').iters, preset=preset, seed=seed, out_dir=str(self.out))
+    res = dict(rows=self.rows, model=cfg.model_name, bits=self.bits, n_synthetic=len(syn))
+    res.update(synth_steps=scfg.steps)
+    res.update(iters=self.qcfg('genie').iters, preset=cfg.preset, seed=cfg.seed, out_dir=str(self.out))
+    res.update(n_test=len(self.test.x))
     atomic_write_text(json.dumps(res, indent=1), record_output(self.out, 'demo.json'))
     return res
 
@@ -175,6 +177,7 @@ class DemoConfig:
     iters: int | None = None  # reconstruction iterations per unit
     n_real: int = 1024  # real images of the Genie-M row
     seed: int = 0
+    n_test: int | None = None  # test images each row is judged on (None: all 10,000)
 
 # %% ../../nbs/bench/01_demo.ipynb #bf7c0d88
 def run_demo(
@@ -192,7 +195,7 @@ def run_demo(
     with OutputLock(out_dir):
         out = claim_output_dir(out_dir, fresh)
         model = load_bundled(cfg.model_name)[0]
-        test = TensorBatches(*load_fmnist('test'), batch_size=500)
+        test = TensorBatches(*load_fmnist('test'), batch_size=500, limit=cfg.n_test)
         budget = dict(preset=cfg.preset, w_bits=cfg.w_bits, a_bits=cfg.a_bits, seed=cfg.seed, iters=cfg.iters)
         qcfg = partial(quant_config, **budget)
         demo = _Demo(model, out, test, qcfg, f'W{cfg.w_bits}A{cfg.a_bits}', progress=progress, log=log)
@@ -201,4 +204,4 @@ def run_demo(
         scfg = SynthConfig.preset(cfg.preset, method='genie', seed=cfg.seed, **sizes)
         syn = demo.zero_shot(scfg)
         demo.few_shot(cfg.n_real, cfg.seed)
-        return demo.summary(syn, scfg, model_name=cfg.model_name, preset=cfg.preset, seed=cfg.seed)
+        return demo.summary(syn, scfg, cfg)

@@ -20,6 +20,7 @@ import onnxruntime as ort
 from ..models import ASSETS, BUNDLED, load_bundled
 from ..qmodel import QModel, BitPolicy
 from ..export import *
+from .speed import alternate
 
 # %% auto #0
 __all__ = ['BENCH_MODELS', 'bench_model', 'ort_static_quant', 'bench_graphs', 'alternating_times', 'bench_speed_one',
@@ -83,17 +84,10 @@ def bench_graphs(name: str, d: Path, calib: torch.Tensor) -> dict:
 
 # %% ../../nbs/bench/05_export.ipynb #59197a25
 def alternating_times(sessions: dict, x: torch.Tensor, reps: int) -> dict:
-    "{name: median ms} of ORT `sessions` on batch `x`, timed in alternation."
+    "{name: median ms} of ORT `sessions` on batch `x`, timed in alternation (one warm-up call each)."
     feed = {'input': x.numpy()}
-    times = {k: [] for k in sessions}
-    for s in sessions.values():
-        s.run(None, feed)
-    for _ in range(reps):
-        for k, s in sessions.items():
-            t0 = time.perf_counter()
-            s.run(None, feed)
-            times[k].append(time.perf_counter() - t0)
-    return {k: round(statistics.median(v) * 1000, 3) for k, v in times.items()}
+    times = alternate({k: partial(s.run, None, feed) for k, s in sessions.items()}, reps, warmup=True)
+    return {k: round(statistics.median(w for w, _ in v) * 1000, 3) for k, v in times.items()}
 
 # %% ../../nbs/bench/05_export.ipynb #bb39c6c7
 def _bench_calib(name: str, calib_dir, n: int = 64) -> tuple[torch.Tensor, str]:

@@ -16,8 +16,9 @@ from ..recon import QuantConfig, METHODS, cache_unit_io, reconstruct_unit, unit_
 from ..qmodel import QModel
 
 # %% auto #0
-__all__ = ['time_steps', 'StepClock', 'synth_step_seconds', 'floor_step', 'synth_variants', 'bench_synth', 'default_bench_model',
-           'bench_recon', 'bench_synthviewer', 'bench_explorer', 'slider_seconds', 'bench_widgets']
+__all__ = ['time_steps', 'alternate', 'StepClock', 'synth_step_seconds', 'floor_step', 'synth_variants', 'bench_synth',
+           'default_bench_model', 'bench_recon', 'bench_synthviewer', 'bench_explorer', 'slider_seconds',
+           'bench_widgets']
 
 # %% ../../nbs/bench/04_speed.ipynb #87ad7516
 def time_steps(step, steps: int, warmup: int) -> float:
@@ -28,6 +29,20 @@ def time_steps(step, steps: int, warmup: int) -> float:
     for _ in range(steps):
         step()
     return (time.perf_counter() - t0) / steps
+
+# %% ../../nbs/bench/04_speed.ipynb #396d9b7c
+def alternate(calls: dict, reps: int, warmup: bool = False) -> dict:
+    "{name: [(wall s, CPU s), ...]}: every callable of `calls` once per round, in turn, for `reps` rounds."
+    if warmup:
+        for f in calls.values():
+            f()
+    times = {k: [] for k in calls}
+    for _ in range(reps):
+        for k, f in calls.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            f()
+            times[k].append((time.perf_counter() - w0, time.process_time() - c0))
+    return times
 
 # %% ../../nbs/bench/04_speed.ipynb #e2d8d672
 class StepClock:
@@ -155,16 +170,13 @@ def _time_runs(model: nn.Module, make_cfg, every: int, repeats: int):
     "Best (wall, CPU) seconds without and with a viewer over `repeats` alternating runs; and the last viewer."
     from genie_nb.widgets import SynthViewer
 
-    res = {'plain': [], 'viewer': []}
-    for _ in range(repeats):
-        for k in res:
-            w0, c0 = time.perf_counter(), time.process_time()
-            if k == 'plain':
-                synthesize(model, make_cfg())
-            else:
-                sv = SynthViewer(model, make_cfg(), every=every).start(background=False)
-            res[k].append((time.perf_counter() - w0, time.process_time() - c0))
-    return [min(r, key=lambda t: t[1]) for r in res.values()], sv
+    viewers = []
+
+    def with_viewer():
+        viewers.append(SynthViewer(model, make_cfg(), every=every).start(background=False))
+
+    res = alternate({'plain': lambda: synthesize(model, make_cfg()), 'viewer': with_viewer}, repeats)
+    return [min(r, key=lambda t: t[1]) for r in res.values()], viewers[-1]
 
 # %% ../../nbs/bench/04_speed.ipynb #7697cbc3
 def bench_synthviewer(

@@ -69,7 +69,7 @@ def _eval_probe(model, size: dict, steps: int):
     return measure
 
 # %% ../../nbs/bench/03_threads.ipynb #36259373
-def _widgets_probe(model, size: dict, steps: int):
+def _slider_probe(model, size: dict, steps: int):
     "The QuantErrorExplorer, built once → seconds per weight-slider move (4, 2): chart; chart + top-1."
     ex = bench_explorer(model, n_test=200)
 
@@ -80,7 +80,7 @@ def _widgets_probe(model, size: dict, steps: int):
     return measure
 
 # %% ../../nbs/bench/03_threads.ipynb #f85c0bb1
-_PROBES = dict(synth=_synth_probe, recon=_recon_probe, eval=_eval_probe, widgets=_widgets_probe)
+_PROBES = dict(synth=_synth_probe, recon=_recon_probe, eval=_eval_probe, widgets=_slider_probe)
 
 
 def thread_probes(spec: dict) -> list[tuple]:
