@@ -84,7 +84,7 @@ def record_output(out: Path, name: str) -> Path:
     return out / name
 
 # %% ../../nbs/bench/01_demo.ipynb #9c5521d0
-def _quant_stage(model, data, cfg, path, progress):
+def _quant_stage(model, data, cfg, path):
     "Quantize, or load the artifact a previous run left."
     record_output(path.parent, path.name + '.progress')
     record_output(path.parent, path.name)
@@ -127,7 +127,7 @@ def judge(self: _Demo, name: str, qm, data_s: float, quant_s: float):
 @patch
 def ptq(self: _Demo, name: str, data: SyntheticData, method: str, file: str, data_s: float):
     "Quantize with `method` on `data` (artifact `file` in the output folder); judge it as row `name`."
-    qm, s = _quant_stage(self.model, data, self.qcfg(method), self.out / file, self.progress)
+    qm, s = _quant_stage(self.model, data, self.qcfg(method), self.out / file)
     self.judge(name, qm, data_s, s)
 
 # %% ../../nbs/bench/01_demo.ipynb #506d86a8

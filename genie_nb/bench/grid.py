@@ -25,8 +25,9 @@ from ..recon import QuantConfig, quantize, METHODS as PTQ_METHODS
 # %% auto #0
 __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS', 'MIXED_BITS',
            'source_config', 'calibration_data', 'row_key', 'parse_bits', 'policy_str', 'run_row', 'quant_config',
-           'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'ablation_rows', 'grid_csv', 'mixed_rows',
-           'read_results', 'append_result', 'run_grid', 'row_claim', 'table_cell', 'in_order', 'results_markdown']
+           'of_models', 'grid_rows', 'real1024_rows', 'images_rows', 'iters_rows', 'ablation_rows', 'grid_csv',
+           'mixed_rows', 'read_results', 'append_result', 'run_grid', 'row_claim', 'table_cell', 'in_order',
+           'results_markdown']
 
 # %% ../../nbs/bench/00_grid.ipynb #6c566da9
 SOURCE_VARIANTS = {
@@ -215,9 +216,14 @@ def _grid_rows_v2() -> list[dict]:
     return rows + [_R('mbv2', 'zeroq', q, b) for b in ('W4A4', 'W3A3') for q in ('genie', 'qdrop', 'rtn')]
 
 # %% ../../nbs/bench/00_grid.ipynb #2e017a17
+def of_models(rows: list[dict], models) -> list[dict]:
+    "The rows of `rows` whose model is among `models`."
+    return of_models(rows, models)
+
+
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
     "Every row of the main grid, in the order they are run."
-    return [r for r in _grid_rows_v1() + _grid_rows_v2() if r['model'] in models]
+    return of_models(_grid_rows_v1() + _grid_rows_v2(), models)
 
 # %% ../../nbs/bench/00_grid.ipynb #e425b967
 def real1024_rows(models=('default',)) -> list[dict]:
@@ -226,17 +232,19 @@ def real1024_rows(models=('default',)) -> list[dict]:
     rows += [
         _R('default', 'real', q, 'W2A4', seed) for seed in (1, 2) for q in ('genie', 'qdrop', 'adaround')
     ]
-    return rows + [_R('default', 'real', 'brecq', 'W2A4', seed) for seed in (0, 1, 2)]
+    rows += [_R('default', 'real', 'brecq', 'W2A4', seed) for seed in (0, 1, 2)]
+    return of_models(rows, models)
 
 # %% ../../nbs/bench/00_grid.ipynb #cd1b0396
 def images_rows(models=('default',)) -> list[dict]:
     "The W2A4 Genie-on-Genie-data row (run at another number of images), seed 0 first, then seeds 1 and 2."
-    return [_R('default', 'genie', 'genie', 'W2A4', seed) for seed in (0, 1, 2)]
+    return of_models([_R('default', 'genie', 'genie', 'W2A4', seed) for seed in (0, 1, 2)], models)
 
 # %% ../../nbs/bench/00_grid.ipynb #66f97403
 def iters_rows(models=('default',)) -> list[dict]:
     "W2A4 on 256 real images with the learned methods (run at a 5x longer reconstruction budget)."
-    return [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie', 'brecq')]
+    rows = [_R('default', 'real', q, 'W2A4') for q in ('qdrop', 'adaround', 'genie', 'brecq')]
+    return of_models(rows, models)
 
 # %% ../../nbs/bench/00_grid.ipynb #4e4b44db
 ABLATION_SOURCES = ['genie', 'pixels', 'gaussian', 'zeroq']  # run order: the cheaper and more telling first
@@ -247,7 +255,7 @@ def ablation_rows(models=('mbv2',)) -> list[dict]:
     "Genie-D taken apart on MobileNetV2-small with Genie-M: W2A4 seed 0 first, then W3A3, then seeds 1 and 2."
     order = [('W2A4', 0), ('W3A3', 0)] + [(b, sd) for sd in (1, 2) for b in ('W2A4', 'W3A3')]
     rows = [_R('mbv2', s, 'genie', b, sd) for b, sd in order for s in ABLATION_SOURCES]
-    return [r for r in rows if r['model'] in models]
+    return of_models(rows, models)
 
 # %% ../../nbs/bench/00_grid.ipynb #b1581fba
 GRIDS = {
