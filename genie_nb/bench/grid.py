@@ -218,7 +218,7 @@ def _grid_rows_v2() -> list[dict]:
 # %% ../../nbs/bench/00_grid.ipynb #2e017a17
 def of_models(rows: list[dict], models) -> list[dict]:
     "The rows of `rows` whose model is among `models`."
-    return of_models(rows, models)
+    return [r for r in rows if r['model'] in models]
 
 
 def grid_rows(models=('default', 'mbv2')) -> list[dict]:
