@@ -581,8 +581,10 @@ def _cap_codes(g, cons: dict, q, cap: int):
     after = cons.get(q.output[0], [])
     if len(after) == 1 and after[0].op_type == 'Clip' and _const(g, after[0].input[2]) is not None:
         clip, cap = after[0], min(cap, int(_const(g, after[0].input[2])))
+        clip.input[2] = q.name + '_hi'
     elif cap < 255:
-        clip = onnx.helper.make_node('Clip', [q.output[0], q.name + '_lo', ''], [q.output[0] + '_cap'])
+        lo_hi = [q.name + '_lo', q.name + '_hi']  # named before the insert: the graph stores a copy
+        clip = onnx.helper.make_node('Clip', [q.output[0], *lo_hi], [q.output[0] + '_cap'])
         clip.name = q.name + '_cap'
         for u in after:
             u.input[:] = [clip.output[0] if i == q.output[0] else i for i in u.input]
@@ -591,7 +593,6 @@ def _cap_codes(g, cons: dict, q, cap: int):
     else:
         return
     g.initializer.append(onnx.numpy_helper.from_array(np.array(cap, np.uint8), q.name + '_hi'))
-    clip.input[2] = q.name + '_hi'
 
 
 def absorb_clips(model: onnx.ModelProto) -> int:
