@@ -22,7 +22,7 @@ __all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRES
            'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec',
            'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
            'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'SynthRun', 'synthesize',
-           'tqdm_subscriber', 'bn_mismatch', 'bench_synth']
+           'tqdm_subscriber', 'bn_input_stats', 'bn_mismatch', 'bench_synth']
 
 # %% ../nbs/03_synth.ipynb #ad7217a7
 def channel_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -914,9 +914,34 @@ def tqdm_subscriber(
 
     return sub
 
+# %% ../nbs/03_synth.ipynb #94ecad3e
+def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256, device='cpu') -> dict:
+    "{BN layer: (mean, std)} of the BN inputs over `images`, averaged over forwards of `batch` images."
+    t = frozen_teacher(model, device)
+    acc = {}
+    with BNStatHooks(t) as h, torch.no_grad():
+        for i in range(0, len(images), batch):
+            t(images[i : i + batch].to(pick_device(device)).contiguous(memory_format=torch.channels_last))
+            for n, (m, s) in h.stats.items():
+                acc.setdefault(n, []).append((m, s))
+    return {
+        n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0))
+        for n, v in acc.items()
+    }
+
 # %% ../nbs/03_synth.ipynb #3bdafe47
-def bn_mismatch(model: nn.Module, images: torch.Tensor, device='cpu') -> dict:
+def bn_mismatch(
+    model: nn.Module,
+    images: torch.Tensor,
+    device='cpu',
+    batch: int | None = None,  # None: all images in one forward; k: statistics averaged over forwards of k
+) -> dict:
     "Per-layer BN-statistic loss (and 'input') of `images` through a frozen copy of `model`, without swing."
+    if batch is not None:
+        x = images.to(pick_device(device))
+        targets = {n: (m.to(x.device), s.to(x.device)) for n, (m, s) in bn_targets(model).items()}
+        _, per = bn_stat_loss(bn_input_stats(model, x, batch, device), targets, x)
+        return {n: v.item() for n, v in per.items()}
     t = frozen_teacher(model, device)
     x = images.to(pick_device(device))
     with BNStatHooks(t) as h, torch.no_grad():

@@ -17,11 +17,12 @@ from .qmodel import QModel, BitPolicy, check_bits
 from .mixed import QuantBank, DEFAULT_PROXY, budget_policy, sensitivity_table, weight_storage
 from .mixed import check_budget, check_candidates, check_proxy
 from .recon import quantize, QuantConfig, _bench_model  # the bundled ResNet-20 (or an untrained one)
-from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
+from .synth import synthesize, SynthConfig, bn_targets, bn_input_stats, bn_stat_loss, frozen_teacher
+from .synth import OPTIMISED
 
 # %% auto #0
 __all__ = ['fig_png', 'image_grid', 'View', 'QuantErrorExplorer', 'BudgetExplorer', 'run_in_thread', 'wait_for', 'LiveView',
-           'SynthViewer', 'bench_synthviewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
+           'SynthViewer', 'bench_synthviewer', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
 def fig_png(fig: Figure) -> bytes:
@@ -479,26 +480,10 @@ def bench_synthviewer(
     overhead = dict(overhead_wall=vw / pw - 1, overhead_cpu=vc / pc - 1)
     return setting | times | overhead | dict(refreshes=sv.refreshes, draw_s=sv.draw_seconds)
 
-# %% ../nbs/08_widgets.ipynb #d2db6a3e
-def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> dict:
-    "{BN layer: (mean, std)} of the BN inputs over `images` (pooled over batches), via a frozen copy."
-    t = frozen_teacher(model)
-    acc = {}
-    with BNStatHooks(t) as h, torch.no_grad():
-        for i in range(0, len(images), batch):
-            t(images[i : i + batch].contiguous(memory_format=torch.channels_last))
-            for n, (m, s) in h.stats.items():
-                acc.setdefault(n, []).append((m, s))
-    return {
-        n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0))
-        for n, v in acc.items()
-    }
-
-# %% ../nbs/08_widgets.ipynb #0830ca76
-def _bn_mismatch(stats: dict, targets: dict) -> dict:
-    "{BN layer: MSE of the measured mean + MSE of the measured std}, against the stored `targets`."
-    mse = torch.nn.functional.mse_loss
-    return {n: (mse(stats[n][0], mu) + mse(stats[n][1], sd)).item() for n, (mu, sd) in targets.items()}
+# %% ../nbs/08_widgets.ipynb #1a62b4f8
+def _layer_mismatch(stats: dict, targets: dict) -> dict:
+    "{BN layer: its term of the BN loss} for the statistics `stats` measured by `bn_input_stats`."
+    return {n: v.item() for n, v in bn_stat_loss(stats, targets)[1].items()}
 
 # %% ../nbs/08_widgets.ipynb #09338df0
 class BNAlignment(View):
@@ -507,7 +492,7 @@ class BNAlignment(View):
     def __init__(self, model: nn.Module, sources: dict):  # {name: images tensor or SyntheticData}
         self.targets = bn_targets(model)
         self.stats = {k: bn_input_stats(model, getattr(v, 'images', v)) for k, v in sources.items()}
-        self.mismatch = {k: _bn_mismatch(st, self.targets) for k, st in self.stats.items()}
+        self.mismatch = {k: _layer_mismatch(st, self.targets) for k, st in self.stats.items()}
         self.layer = W.Dropdown(options=list(self.targets), description='BN layer')
         self.detail, self.summary = W.Image(format='png'), W.Image(format='png')
         self.layer.observe(lambda ch: self.draw_layer(), names='value')
