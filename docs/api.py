@@ -16,7 +16,11 @@ PUBLIC = [
     ('Quantization', 'genie_nb', ['quantize', 'QuantConfig', 'BitPolicy']),
     ('Evaluation', 'genie_nb', ['evaluate', 'layer_report']),
     ('Saving and export', 'genie_nb', ['save_quantized', 'load_quantized', 'export_onnx']),
-    ('Widgets', 'genie_nb.widgets', ['SynthViewer', 'BNAlignment', 'QuantErrorExplorer', 'ReconDashboard']),
+    (
+        'Widgets',
+        'genie_nb.widgets',
+        ['SynthViewer', 'BNAlignment', 'QuantErrorExplorer', 'BudgetExplorer', 'ReconDashboard'],
+    ),
 ]
 
 

@@ -8,9 +8,7 @@ import os, time, uuid
 import torch, torch.nn as nn
 import torch.distributed as dist
 from .core import *
-from .synth import SynthConfig, SyntheticData, batch_hooks, synthesize, tqdm_subscriber
-from .synth import _RUN_KEYS, _prepare, _make_batch, _add_batch, _save_progress, _finish, _emit_start
-from .synth import _emit_batch_done
+from .synth import SynthConfig, SyntheticData, SynthRun, synthesize, tqdm_subscriber
 
 # %% auto #0
 __all__ = ['rank_rounds', 'rank_and_world', 'use_rank_gpu', 'init_ranks', 'run_settings', 'agree', 'global_steps',
@@ -68,12 +66,9 @@ def init_ranks(
     return True
 
 # %% ../nbs/14_dist.ipynb #1a6d8ff1
-def run_settings(run: dict, out) -> dict:
+def run_settings(run: SynthRun, out) -> dict:
     "What all ranks must share: the run's stored settings, device, output file and thread count."
-    meta = run['meta']
-    return dict(
-        {k: meta[k] for k in _RUN_KEYS}, device=meta['device'], out=str(out), threads=torch.get_num_threads()
-    )
+    return dict(run.settings(), device=run.meta['device'], out=str(out), threads=torch.get_num_threads())
 
 # %% ../nbs/14_dist.ipynb #dd47e62c
 def _check_same_settings(settings: list):
@@ -129,49 +124,49 @@ def global_steps(on_event, progress: dict):
     return sub
 
 # %% ../nbs/14_dist.ipynb #79a59ebf
-def _make_own(run: dict, hooks, rnd: range, rank: int, on_event) -> tuple:
+def _make_own(run: SynthRun, hooks, rnd: range, rank: int, on_event) -> tuple:
     "This rank's share of round `rnd`: (batch or None, result or None, error or None, stop requested)."
     if rank >= len(rnd):
         return None, None, None, False
     try:
-        return rnd[rank], _make_batch(run, hooks, rnd[rank], on_event), None, False
+        return rnd[rank], run.make_batch(hooks, rnd[rank], on_event), None, False
     except StopRequested:
         return rnd[rank], None, None, True
     except GenieError as e:
         return rnd[rank], None, str(e), False
 
 # %% ../nbs/14_dist.ipynb #e8fe57d4
-def _collect(run: dict, gathered: list, on_event) -> tuple:
+def _collect(run: SynthRun, gathered: list, on_event) -> tuple:
     "Rank 0: add the round's finished batches in order and report them; (stop, error) for every rank."
     stop = any(g[3] for g in gathered)
     error = next((f"rank {r}: {g[2]}" for r, g in enumerate(gathered) if g[2]), None)
     for b, res, _, _ in gathered:
-        if res is None or b != len(run['imgs']):
+        if res is None or b != len(run.imgs):
             break
-        _add_batch(run, *res)
-        stop = _emit_batch_done(run, b, res[0], res[1], on_event) or stop
+        run.add_batch(*res)
+        stop = run.emit_batch_done(b, res[0], res[1], on_event) or stop
     return stop, error
 
 # %% ../nbs/14_dist.ipynb #d2526f2c
-def _round_verdict(run: dict, own: tuple, events, out, t0: float) -> tuple:
+def _round_verdict(run: SynthRun, own: tuple, events, out, t0: float) -> tuple:
     "Collective: rank 0 gathers `own` from every rank, adds, saves and reports; all get (stop, error)."
     rank, world = dist.get_rank(), dist.get_world_size()
     gathered = [None] * world if rank == 0 else None
     _collective(dist.gather_object, own, gathered, dst=0)
     verdict = [_collect(run, gathered, events) if rank == 0 else None]
     if rank == 0:
-        _save_progress(run, out, run['meta']['seconds'] + time.perf_counter() - t0)
+        run.save_progress(out, run.meta['seconds'] + time.perf_counter() - t0)
     _collective(dist.broadcast_object_list, verdict, src=0)
     return verdict[0]
 
 # %% ../nbs/14_dist.ipynb #e5d234eb
-def _rounds(run: dict, first: int, on_event, out, t0: float) -> str | None:
+def _rounds(run: SynthRun, first: int, on_event, out, t0: float) -> str | None:
     "Every rank: its batch of each round; rank 0 gathers, saves and reports. The stop reason, if any."
-    rank, world, steps = dist.get_rank(), dist.get_world_size(), run['cfg'].steps
-    total = len(run['sizes'])
+    rank, world, steps = dist.get_rank(), dist.get_world_size(), run.cfg.steps
+    total = len(run.sizes)
     progress = dict(active=0, base=first * steps, total=total * steps)
     events = global_steps(on_event, progress) if rank == 0 else None
-    with batch_hooks(run) as hooks:
+    with run.batch_hooks() as hooks:
         for rnd in rank_rounds(first, total, world):
             progress['active'] = len(rnd)
             own = _make_own(run, hooks, rnd, rank, events)
@@ -184,10 +179,10 @@ def _rounds(run: dict, first: int, on_event, out, t0: float) -> str | None:
     return None
 
 # %% ../nbs/14_dist.ipynb #98617e47
-def _check_world(run: dict, world: int):
+def _check_world(run: SynthRun, world: int):
     "GenieError when there are more ranks than batches."
-    if world > len(run['sizes']):
-        raise GenieError(f"{world} ranks for {len(run['sizes'])} batches: at most one rank per batch, please")
+    if world > len(run.sizes):
+        raise GenieError(f"{world} ranks for {len(run.sizes)} batches: at most one rank per batch, please")
 
 # %% ../nbs/14_dist.ipynb #d581b2e7
 def _synthesize_ranks(model, cfg, on_event, out):
@@ -195,16 +190,17 @@ def _synthesize_ranks(model, cfg, on_event, out):
     rank, world = dist.get_rank(), dist.get_world_size()
     run, error = None, None
     try:
-        run = _prepare(model, cfg, out if rank == 0 else None)
+        run = SynthRun.prepare(model, cfg, out if rank == 0 else None)
         _check_world(run, world)
     except GenieError as e:
         error = str(e)
-    first = agree(run_settings(run, out) if run else None, error, len(run['imgs']) if run else 0)
+    ok = run is not None
+    first = agree(run_settings(run, out) if ok else None, error, len(run.imgs) if ok else 0)
     t0 = time.perf_counter()
     if rank == 0:
-        _emit_start(run, on_event)
-    run['meta']['stopped'] = _rounds(run, first, on_event, out, t0)
-    return _finish(run, out, t0, on_event) if rank == 0 else None
+        run.emit_start(on_event)
+    run.meta['stopped'] = _rounds(run, first, on_event, out, t0)
+    return run.finish(out, t0, on_event) if rank == 0 else None
 
 # %% ../nbs/14_dist.ipynb #07ace735
 def synthesize_dist(

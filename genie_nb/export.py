@@ -16,7 +16,7 @@ from .core import *
 from .quantizers import qrange, ActQuantizer
 from .models import ASSETS, BUNDLED, load_bundled
 from .qmodel import QModel, QLayer, BitPolicy, save_quantized, unsupported_weight_layers
-from .qmodel import attach_out_quant, stem_input_quant, _out_q_hook
+from .qmodel import attach_out_quant, stem_input_quant, out_quant_hook
 
 # %% auto #0
 __all__ = ['MIN_OPSET', 'DEFAULT_OPSET', 'EXPORT_FORMS', 'packed_size', 'size_table', 'DequantWeight', 'QDQActivation',
@@ -515,7 +515,7 @@ def _moved_out_q(old: nn.Module, new: nn.Module) -> nn.Module:
     "Give `new` the output quantizer (and its hook) of the module it replaces."
     if hasattr(old, 'out_q'):
         new.out_q = DeployAct(old.out_q)
-        new.register_forward_hook(_out_q_hook)
+        new.register_forward_hook(out_quant_hook)
     return new
 
 

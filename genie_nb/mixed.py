@@ -4,26 +4,23 @@
 
 # %% ../nbs/13_mixed.ipynb #66728833
 from __future__ import annotations
-import itertools, math, time
+import itertools, math
 from fractions import Fraction
 from functools import reduce
 import numpy as np
 import pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
-import ipywidgets as W
 from fastcore.basics import patch
-from matplotlib.figure import Figure
 from .core import *
 from .data import TensorBatches
 from .evaluate import evaluate, as_input, check_images
 from .qmodel import QModel, BitPolicy, quantizable_ops, check_bits
 from .recon import calib_images
-from .widgets import QuantBank, QuantErrorExplorer, View, fig_png
 
 # %% auto #0
 __all__ = ['PROXIES', 'DEFAULT_PROXY', 'layer_sizes', 'budget_layers', 'weight_storage', 'check_candidates', 'check_budget',
-           'budget_plan', 'proxy_terms', 'sensitivity_table', 'single_layer_drops', 'spearman', 'proxy_correlations',
-           'solve_widths', 'brute_force_widths', 'budget_policy', 'BudgetExplorer']
+           'budget_plan', 'QuantBank', 'proxy_terms', 'sensitivity_table', 'single_layer_drops', 'spearman',
+           'proxy_correlations', 'solve_widths', 'brute_force_widths', 'budget_policy', 'check_proxy']
 
 # %% ../nbs/13_mixed.ipynb #29b3a4af
 def layer_sizes(model: nn.Module) -> dict[str, int]:
@@ -91,6 +88,35 @@ def budget_plan(model: nn.Module, budget: float, candidates, base: BitPolicy) ->
             "raise the budget or unpin"
         )
     return dict(free=free, sizes={n: sizes[n] for n in free}, capacity=capacity, pinned=pinned)
+
+# %% ../nbs/13_mixed.ipynb #5bf4ad92
+def _all_bits_policy(b):
+    "Every layer, first and last included, at `b` bits for weights and inputs."
+    return BitPolicy(b, b, first_w=b, first_a=None, second_a=b, last_w=b, last_a=b)
+
+# %% ../nbs/13_mixed.ipynb #0fbf9480
+class QuantBank:
+    "RTN-quantized copies of `model` at every bit width, activation steps set on `calib`."
+
+    def __init__(self, model: nn.Module, calib: torch.Tensor, bits=range(2, 9)):
+        self.qms = {}
+        for b in bits:
+            qm = QModel(model, _all_bits_policy(b)).eval().to(memory_format=torch.channels_last)
+            with torch.no_grad():
+                qm(calib.contiguous(memory_format=torch.channels_last))  # lazy activation init
+            self.qms[b] = qm
+        self.names = list(self.qms[max(bits)].qlayers())
+
+# %% ../nbs/13_mixed.ipynb #a35b208c
+@patch
+def apply(self: QuantBank, qm: QModel, bits: dict) -> QModel:
+    "Give each layer of `qm` the quantizers of its (w_bits, a_bits) in `bits`."
+    for n, l in qm.qlayers().items():
+        wb, ab = bits[n]
+        l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
+        l.wq = self.qms[wb].qlayers()[n].wq if wb else None
+        l.aq = self.qms[ab].qlayers()[n].aq if ab else None
+    return qm
 
 # %% ../nbs/13_mixed.ipynb #4009649d
 PROXIES = ('kl', 'logit_mse', 'task_loss', 'flip', 'layer_nsr')
@@ -284,7 +310,7 @@ def budget_policy(
 # %% ../nbs/13_mixed.ipynb #5ae118b7
 def _proxy_costs(sens: pd.DataFrame, proxy: str, free: list, cands) -> dict:
     "{layer: {width: cost}} of the `free` layers from the sensitivity table, in the chosen proxy."
-    table = sens.set_index(['layer', 'w_bits'])[_check_proxy(proxy)]
+    table = sens.set_index(['layer', 'w_bits'])[check_proxy(proxy)]
     missing = [(n, b) for n in free for b in cands if (n, b) not in table.index]
     if missing:
         raise GenieError(
@@ -304,7 +330,8 @@ def _rules(base: BitPolicy | None) -> dict:
     return {k: getattr(base, k) for k in keys} if base is not None else {}
 
 # %% ../nbs/13_mixed.ipynb #76cfee21
-def _check_proxy(proxy: str) -> str:
+def check_proxy(proxy: str) -> str:
+    "The proxy name, when it is one of the five measured."
     if proxy not in PROXIES:
         raise GenieError(f"unknown sensitivity proxy {proxy!r}; choose one of {', '.join(PROXIES)}")
     return proxy
@@ -326,94 +353,7 @@ def from_budget(
     cands = check_candidates(candidates)
     check_bits(a_bits, 'a_bits', False)
     plan = budget_plan(model, check_budget(w_bits, cands), cands, BitPolicy(**_rules(base)))
-    _check_proxy(proxy)
+    check_proxy(proxy)
     images = check_images(model, calib_images(data)[0][:n_images], 'from_budget images')
     sens = sensitivity_table(model, images, cands, names=plan['free'])
     return budget_policy(model, sens, w_bits, a_bits, cands, proxy, base)
-
-# %% ../nbs/13_mixed.ipynb #3a6a1aed
-def _budget_slider(budget: float, cands) -> W.FloatSlider:
-    "A slider of average weight bits from the narrowest to the widest candidate, starting at `budget`."
-    slider = W.FloatSlider(check_budget(budget, cands), min=min(cands), max=max(cands), step=0.125)
-    slider.description = 'avg W bits'
-    return slider
-
-# %% ../nbs/13_mixed.ipynb #63a6b685
-class BudgetExplorer(View):
-    "A weight-budget slider over `QuantErrorExplorer`: widths per layer, predicted and measured top-1 (RTN)."
-
-    def __init__(
-        self,
-        model: nn.Module,
-        held: torch.Tensor,  # synthetic images: sensitivities, ranges, the error batch
-        test: tuple | None = None,  # (x, y) real test slice for the measured top-1
-        candidates=(2, 3, 4, 8),
-        a_bits: int = 8,
-        proxy: str = DEFAULT_PROXY,
-        budget: float = 4.0,
-    ):
-        self.model, self.cands, self.proxy = model.eval(), check_candidates(candidates), _check_proxy(proxy)
-        check_budget(budget, self.cands)  # before the ~10 s of sensitivities
-        check_bits(a_bits, 'a_bits', False)  # the explorer's slider would silently clamp 1 to 2
-        self.explorer = ex = QuantErrorExplorer(model, held, test)
-        ex.a.value = a_bits
-        self.sens = sensitivity_table(model, ex.held, self.cands, bank=ex.bank)
-        self.fp_top1 = evaluate(model, TensorBatches(*ex.test, batch_size=500))['top1'] if test else None
-        self.budget = _budget_slider(budget, self.cands)
-        self.chart, self.info = W.Image(format='png'), W.HTML()
-        self.budget.observe(lambda ch: self.update(), names='value')
-        self.update()
-
-# %% ../nbs/13_mixed.ipynb #46876ef2
-@patch
-def update(self: BudgetExplorer):
-    "Solve for the slider's budget, apply the widths to the explorer, redraw."
-    t0, ex = time.perf_counter(), self.explorer
-    self.policy = budget_policy(self.model, self.sens, self.budget.value, ex.a.value, self.cands, self.proxy)
-    ex.overrides = dict(self.policy.overrides)
-    ex.update()
-    self.storage = weight_storage(self.model, self.policy)
-    with torch.no_grad():
-        keep = (ex.qm(ex.held).argmax(1) == self.model(ex.held).argmax(1)).float().mean().item()
-    self.predicted = self.fp_top1 * keep if self.fp_top1 is not None else None
-    self.chart.value = self._draw()
-    self.seconds = time.perf_counter() - t0
-    self.info.value = self._summary(keep)
-
-# %% ../nbs/13_mixed.ipynb #adb2709a
-@patch
-def _summary(self: BudgetExplorer, keep: float) -> str:
-    s, ex = self.storage, self.explorer
-    acc = (
-        f"predicted top-1 {self.predicted:.2f} %, measured {ex.top1:.2f} % (FP32 {self.fp_top1:.2f} %)"
-        if self.predicted is not None
-        else f"{100 * keep:.1f} % of held images keep their class"
-    )
-    return (
-        f"<b>{s['avg_bits']:.3f} bits</b> per weight in the budget layers "
-        f"({s['avg_bits_all']:.3f} with first/last), "
-        f"{s['kib']:.1f} KiB of weights; {acc}; A{ex.a.value}; {self.seconds:.2f} s"
-    )
-
-# %% ../nbs/13_mixed.ipynb #5fac4cde
-@patch
-def _draw(self: BudgetExplorer) -> bytes:
-    rep, widths = self.explorer.report, self.storage['widths']
-    fig = Figure(figsize=(9, 3.0))
-    ax = fig.add_subplot(1, 1, 1)
-    x = np.arange(len(rep))
-    w = [widths[n] or 32 for n in rep.layer]
-    ax.bar(x, w, color=[f'C{sorted(set(w)).index(b)}' for b in w], label='weight bits (chosen)')
-    ax.set_ylabel('weight bits')
-    ax.set_xticks(x, list(rep.layer), rotation=90, fontsize=6)
-    ax2 = ax.twinx()
-    ax2.plot(x, rep.sqnr_db, 'k.-', lw=1, label='SQNR vs FP32 (dB)')
-    ax2.set_ylabel('SQNR (dB)')
-    ax.set_title(f'budget {self.budget.value} bits: chosen width per layer', fontsize=9)
-    return fig_png(fig)
-
-# %% ../nbs/13_mixed.ipynb #330370c2
-@patch
-def widget(self: BudgetExplorer) -> W.Widget:
-    "The slider, the summary, the width chart, then the explorer itself."
-    return W.VBox([W.HBox([self.budget, self.info]), self.chart, self.explorer.widget()])

@@ -24,9 +24,9 @@ __all__ = ['RESIDUAL_BLOCKS', 'QMODEL_FORMAT', 'QMODEL_VERSION', 'check_bits', '
            'quantize_residual', 'fold_batchnorm', 'quantizable_ops', 'unsupported_weight_layers', 'arch_signature',
            'describe_arch', 'build_arch', 'QModel', 'fp_weight_fraction', 'quant_report', 'pack_bits', 'unpack_bits',
            'packed_state', 'unpacked_state', 'encode_index', 'decode_index', 'payload_digest', 'save_quantized',
-           'read_quantized', 'load_state_exact', 'with_dropped_state', 'attach_out_quant', 'InputQuantizer',
-           'stem_input_quant', 'attach_deploy_quant', 'load_quantized', 'first_qlayer', 'input_quant_forward',
-           'register_residual']
+           'read_quantized', 'load_state_exact', 'with_dropped_state', 'out_quant_hook', 'attach_out_quant',
+           'InputQuantizer', 'stem_input_quant', 'attach_deploy_quant', 'load_quantized', 'first_qlayer',
+           'input_quant_forward', 'register_residual']
 
 # %% ../nbs/05_qmodel.ipynb #f8c3632c
 def check_bits(bits, what: str = 'bits', allow_none: bool = True):
@@ -608,7 +608,7 @@ def with_dropped_state(sd: dict, qm: QModel) -> dict:
     return sd
 
 # %% ../nbs/05_qmodel.ipynb #45ab33fc
-def _out_q_hook(mod: nn.Module, inp, out):
+def out_quant_hook(mod: nn.Module, inp, out):
     "Forward hook: the module's output through its output quantizer `mod.out_q`."
     return mod.out_q(out)
 
@@ -619,7 +619,7 @@ def attach_out_quant(qm: nn.Module, sites: list[str], n_ratios: int = 100) -> nn
         m = qm.model.get_submodule(s)
         if not hasattr(m, 'out_q'):
             m.out_q = ActQuantizer(8, 0.0, n_ratios)
-            m.register_forward_hook(_out_q_hook)
+            m.register_forward_hook(out_quant_hook)
     return qm
 
 # %% ../nbs/05_qmodel.ipynb #70772cab

@@ -21,8 +21,8 @@ __all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRES
            'GENIE_META_KEYS', 'channel_var_mean', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss',
            'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec',
            'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
-           'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'synthesize',
-           'batch_hooks', 'tqdm_subscriber', 'bn_mismatch']
+           'is_plain_images', 'plain_images', 'BatchContext', 'OptimisedImages', 'zeroq_init', 'SynthRun', 'synthesize',
+           'tqdm_subscriber', 'bn_input_stats', 'bn_mismatch']
 
 # %% ../nbs/03_synth.ipynb #ad7217a7
 def channel_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -706,6 +706,23 @@ def _result(imgs, meta, shape) -> SyntheticData:
     "The finished batches (or an empty tensor of `shape`) as `SyntheticData`."
     return SyntheticData(torch.cat(imgs) if imgs else torch.zeros(0, *shape), meta)
 
+# %% ../nbs/03_synth.ipynb #655e08a2
+@dataclass
+class SynthRun:
+    "A synthesis run: what its batches share, and the images and metadata finished so far."
+
+    cfg: SynthConfig  # checked settings
+    shape: tuple  # (C, H, W) of the images
+    device: torch.device
+    teacher: nn.Module  # frozen; swing-patched when the run swings
+    swing_gen: torch.Generator  # the swing convolutions' random source, reseeded per batch
+    meta: dict  # the metadata saved with the images (its keys are the file format)
+    targets: dict  # BN layer name → (mean, std), on `device`
+    imgs: list  # finished batches in order, on the CPU (resumed ones first)
+    sizes: list  # images per batch
+    real: torch.Tensor | None = None  # method 'real': the drawn training images, in batch order
+    precision: str = 'fp32'  # resolved: the teacher's forward and backward run in it
+
 # %% ../nbs/03_synth.ipynb #a3a5eb4a
 def _teacher_precision(teacher: nn.Module, cfg: SynthConfig, device) -> str:
     "Resolve `cfg.precision` on `device`; under reduced precision, hold the slow layer kinds in float32."
@@ -715,11 +732,13 @@ def _teacher_precision(teacher: nn.Module, cfg: SynthConfig, device) -> str:
     return precision
 
 # %% ../nbs/03_synth.ipynb #2b90e2a8
-def _prepare(
+@patch(cls_method=True)
+def prepare(
+    cls: SynthRun,
     model: nn.Module,
     cfg: SynthConfig,  # checked settings
     out=None,  # resume from this file when it exists
-) -> dict:
+) -> SynthRun:
     "Check everything, build a run: swing-patched teacher, targets, metadata, resumed batches, batch sizes."
     device = pick_device(cfg.device)
     targets = bn_targets(model)  # GenieError when there is no BatchNorm2d
@@ -730,7 +749,7 @@ def _prepare(
     if meta['swing']:
         add_swing(teacher, swing_gen)
     meta['precision_used'] = _teacher_precision(teacher, cfg, device)
-    return dict(
+    return cls(
         precision=meta['precision_used'],
         cfg=cfg,
         shape=shape,
@@ -744,30 +763,38 @@ def _prepare(
         real=_real_images(cfg.n, cfg.seed, shape) if SYNTH_METHOD_SPECS[cfg.method].real else None,
     )
 
+# %% ../nbs/03_synth.ipynb #a6b7028f
+@patch
+def settings(self: SynthRun) -> dict:
+    "The stored settings that decide the images (what a resumed file and every rank must match)."
+    return {k: self.meta[k] for k in _RUN_KEYS}
+
 # %% ../nbs/03_synth.ipynb #5e2487c3
-def _batch_context(run: dict, hooks, on_event=None) -> BatchContext:
-    "The parts of `run` that making a batch needs, with the hooks and the subscribers."
+@patch
+def batch_context(self: SynthRun, hooks, on_event=None) -> BatchContext:
+    "The parts of the run that making a batch needs, with the hooks and the subscribers."
     return BatchContext(
-        cfg=run['cfg'],
-        shape=run['shape'],
-        device=run['device'],
-        teacher=run['teacher'],
+        cfg=self.cfg,
+        shape=self.shape,
+        device=self.device,
+        teacher=self.teacher,
         hooks=hooks,
-        targets=run['targets'],
-        sizes=run['sizes'],
-        real=run['real'],
+        targets=self.targets,
+        sizes=self.sizes,
+        real=self.real,
         on_event=on_event,
-        precision=run.get('precision', 'fp32'),
+        precision=self.precision,
     )
 
 # %% ../nbs/03_synth.ipynb #9b85ec15
-def _make_batch(run: dict, hooks, b: int, on_event=None) -> tuple:
+@patch
+def make_batch(self: SynthRun, hooks, b: int, on_event=None) -> tuple:
     "Batch `b` from its own seed alone: (images on the CPU, loss history, final per-layer losses, seconds)."
     tb = time.perf_counter()
-    bs = _batch_seed(run['cfg'].seed, b)
+    bs = _batch_seed(self.cfg.seed, b)
     seed_everything(bs)
-    run['swing_gen'].manual_seed(bs)
-    x, hist, per = _one_batch(_batch_context(run, hooks, on_event), b)
+    self.swing_gen.manual_seed(bs)
+    x, hist, per = _one_batch(self.batch_context(hooks, on_event), b)
     return x.detach().float().contiguous().cpu(), hist, per, time.perf_counter() - tb
 
 # %% ../nbs/03_synth.ipynb #6971df86
@@ -781,48 +808,53 @@ def synthesize(
     cfg = (cfg or SynthConfig.preset('cpu')).check()
     check_materialized(model)
     stage_threads()  # --threads, GENIE_NB_THREADS, or the cores other processes leave free
-    run = _prepare(model, cfg, out)
+    run = SynthRun.prepare(model, cfg, out)
     return _run_batches(run, on_event, out)
 
 # %% ../nbs/03_synth.ipynb #d17ae7bc
-def _add_batch(run: dict, x, hist, per, seconds):
+@patch
+def add_batch(self: SynthRun, x, hist, per, seconds):
     "Append the next finished batch (in batch order) to the run's images and metadata."
-    meta = run['meta']
-    run['imgs'].append(x)
+    meta = self.meta
+    self.imgs.append(x)
     meta['bn_loss'].append(hist)
     meta['layer_loss'].append(per)
     meta['batch_seconds'].append(seconds)
-    _finish_meta(meta, run['imgs'])
-    meta['complete'] = len(run['imgs']) == len(run['sizes'])
+    _finish_meta(meta, self.imgs)
+    meta['complete'] = len(self.imgs) == len(self.sizes)
 
 # %% ../nbs/03_synth.ipynb #f686e542
-def _save_progress(run: dict, out, seconds: float):
+@patch
+def save_progress(self: SynthRun, out, seconds: float):
     "Save the batches finished so far to `out` (atomically), stating `seconds` of wall time."
     if out is not None:
-        _result(run['imgs'], {**run['meta'], 'seconds': seconds}, run['shape']).save(out)
+        _result(self.imgs, {**self.meta, 'seconds': seconds}, self.shape).save(out)
 
 # %% ../nbs/03_synth.ipynb #02658e80
-def _emit_start(run: dict, on_event):
+@patch
+def emit_start(self: SynthRun, on_event):
     "Emit the run's 'start' event."
-    cfg = run['cfg']
-    n_batches, resumed = len(run['sizes']), len(run['imgs'])
+    cfg = self.cfg
+    n_batches, resumed = len(self.sizes), len(self.imgs)
     ev = dict(method=cfg.method, n=cfg.n, batches=n_batches, steps=cfg.steps, resumed_batches=resumed)
     emit(on_event, 'start', **ev)
 
 # %% ../nbs/03_synth.ipynb #9f964cea
-def _emit_batch_done(run: dict, b: int, x, hist, on_event) -> bool:
+@patch
+def emit_batch_done(self: SynthRun, b: int, x, hist, on_event) -> bool:
     "Emit 'batch_done' for batch `b`; True when a subscriber asks to stop."
-    ev = dict(batch=b, batches=len(run['sizes']), loss_first=hist[0], loss_last=hist[-1], images=x)
+    ev = dict(batch=b, batches=len(self.sizes), loss_first=hist[0], loss_last=hist[-1], images=x)
     return emit(on_event, 'batch_done', **ev)
 
 # %% ../nbs/03_synth.ipynb #14baf0b5
-def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
+@patch
+def finish(self: SynthRun, out, t0: float, on_event) -> SyntheticData:
     "Close the run: final metadata and wall time, the last save, the 'done' event."
-    meta = run['meta']
+    meta = self.meta
     meta['seconds'] += time.perf_counter() - t0
-    _finish_meta(meta, run['imgs'])
-    meta['complete'] = len(run['imgs']) == len(run['sizes'])
-    res = _result(run['imgs'], meta, run['shape'])
+    _finish_meta(meta, self.imgs)
+    meta['complete'] = len(self.imgs) == len(self.sizes)
+    res = _result(self.imgs, meta, self.shape)
     if out is not None:
         res.save(out)
     emit(
@@ -831,26 +863,27 @@ def _finish(run: dict, out, t0: float, on_event) -> SyntheticData:
     return res
 
 # %% ../nbs/03_synth.ipynb #ffc8f4ac
-def batch_hooks(run: dict) -> BNStatHooks:
-    "The BN-statistic hooks a run's batches use: per image for ZeroQ, per batch otherwise."
-    return BNStatHooks(run['teacher'], per_image=SYNTH_METHOD_SPECS[run['cfg'].method].per_image)
+@patch
+def batch_hooks(self: SynthRun) -> BNStatHooks:
+    "The BN-statistic hooks the run's batches use: per image for ZeroQ, per batch otherwise."
+    return BNStatHooks(self.teacher, per_image=SYNTH_METHOD_SPECS[self.cfg.method].per_image)
 
 # %% ../nbs/03_synth.ipynb #d26fa79f
-def _run_batches(run: dict, on_event=None, out=None) -> SyntheticData:
+def _run_batches(run: SynthRun, on_event=None, out=None) -> SyntheticData:
     "Make the unfinished batches in order, saving after each; a stop or Ctrl-C keeps the finished ones."
-    t0, meta = time.perf_counter(), run['meta']
-    _emit_start(run, on_event)
+    t0, meta = time.perf_counter(), run.meta
+    run.emit_start(on_event)
     try:
-        with batch_hooks(run) as hooks:
-            for b in range(len(run['imgs']), len(run['sizes'])):
-                x, hist, per, seconds = _make_batch(run, hooks, b, on_event)
-                _add_batch(run, x, hist, per, seconds)
-                _save_progress(run, out, meta['seconds'] + time.perf_counter() - t0)
-                if _emit_batch_done(run, b, x, hist, on_event):
+        with run.batch_hooks() as hooks:
+            for b in range(len(run.imgs), len(run.sizes)):
+                x, hist, per, seconds = run.make_batch(hooks, b, on_event)
+                run.add_batch(x, hist, per, seconds)
+                run.save_progress(out, meta['seconds'] + time.perf_counter() - t0)
+                if run.emit_batch_done(b, x, hist, on_event):
                     raise StopRequested()
     except (StopRequested, KeyboardInterrupt) as e:
         meta['stopped'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'stop requested'
-    return _finish(run, out, t0, on_event)
+    return run.finish(out, t0, on_event)
 
 # %% ../nbs/03_synth.ipynb #90c6218c
 def tqdm_subscriber(
@@ -881,9 +914,34 @@ def tqdm_subscriber(
 
     return sub
 
+# %% ../nbs/03_synth.ipynb #94ecad3e
+def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256, device='cpu') -> dict:
+    "{BN layer: (mean, std)} of the BN inputs over `images`, averaged over forwards of `batch` images."
+    t = frozen_teacher(model, device)
+    acc = {}
+    with BNStatHooks(t) as h, torch.no_grad():
+        for i in range(0, len(images), batch):
+            t(images[i : i + batch].to(pick_device(device)).contiguous(memory_format=torch.channels_last))
+            for n, (m, s) in h.stats.items():
+                acc.setdefault(n, []).append((m, s))
+    return {
+        n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0))
+        for n, v in acc.items()
+    }
+
 # %% ../nbs/03_synth.ipynb #3bdafe47
-def bn_mismatch(model: nn.Module, images: torch.Tensor, device='cpu') -> dict:
+def bn_mismatch(
+    model: nn.Module,
+    images: torch.Tensor,
+    device='cpu',
+    batch: int | None = None,  # None: all images in one forward; k: statistics averaged over forwards of k
+) -> dict:
     "Per-layer BN-statistic loss (and 'input') of `images` through a frozen copy of `model`, without swing."
+    if batch is not None:
+        x = images.to(pick_device(device))
+        targets = {n: (m.to(x.device), s.to(x.device)) for n, (m, s) in bn_targets(model).items()}
+        _, per = bn_stat_loss(bn_input_stats(model, x, batch, device), targets, x)
+        return {n: v.item() for n, v in per.items()}
     t = frozen_teacher(model, device)
     x = images.to(pick_device(device))
     with BNStatHooks(t) as h, torch.no_grad():

@@ -13,13 +13,16 @@ from matplotlib.figure import Figure
 from .core import *
 from .data import TensorBatches
 from .evaluate import evaluate, layer_report, fp_layer_outputs, check_images
-from .qmodel import QModel, BitPolicy
+from .qmodel import QModel, BitPolicy, check_bits
+from .mixed import QuantBank, DEFAULT_PROXY, budget_policy, sensitivity_table, weight_storage
+from .mixed import check_budget, check_candidates, check_proxy
 from .recon import quantize, QuantConfig
-from .synth import synthesize, SynthConfig, BNStatHooks, bn_targets, frozen_teacher, OPTIMISED
+from .synth import synthesize, SynthConfig, bn_targets, bn_input_stats, bn_stat_loss, frozen_teacher
+from .synth import OPTIMISED
 
 # %% auto #0
-__all__ = ['fig_png', 'image_grid', 'View', 'QuantBank', 'QuantErrorExplorer', 'run_in_thread', 'wait_for', 'LiveView',
-           'SynthViewer', 'bn_input_stats', 'BNAlignment', 'ReconDashboard']
+__all__ = ['fig_png', 'image_grid', 'View', 'QuantErrorExplorer', 'BudgetExplorer', 'run_in_thread', 'wait_for', 'LiveView',
+           'SynthViewer', 'BNAlignment', 'ReconDashboard']
 
 # %% ../nbs/08_widgets.ipynb #09f0cc1a
 def fig_png(fig: Figure) -> bytes:
@@ -75,35 +78,6 @@ class View:
         from IPython.display import display
 
         display(self.widget())
-
-# %% ../nbs/08_widgets.ipynb #5bf4ad92
-def _all_bits_policy(b):
-    "Every layer, first and last included, at `b` bits for weights and inputs."
-    return BitPolicy(b, b, first_w=b, first_a=None, second_a=b, last_w=b, last_a=b)
-
-# %% ../nbs/08_widgets.ipynb #0fbf9480
-class QuantBank:
-    "RTN-quantized copies of `model` at every bit width, activation steps set on `calib`."
-
-    def __init__(self, model: nn.Module, calib: torch.Tensor, bits=range(2, 9)):
-        self.qms = {}
-        for b in bits:
-            qm = QModel(model, _all_bits_policy(b)).eval().to(memory_format=torch.channels_last)
-            with torch.no_grad():
-                qm(calib.contiguous(memory_format=torch.channels_last))  # lazy activation init
-            self.qms[b] = qm
-        self.names = list(self.qms[max(bits)].qlayers())
-
-# %% ../nbs/08_widgets.ipynb #a35b208c
-@patch
-def apply(self: QuantBank, qm: QModel, bits: dict) -> QModel:
-    "Give each layer of `qm` the quantizers of its (w_bits, a_bits) in `bits`."
-    for n, l in qm.qlayers().items():
-        wb, ab = bits[n]
-        l.w_bits, l.a_bits = wb, ab  # (what `layer_report` and the chart labels read)
-        l.wq = self.qms[wb].qlayers()[n].wq if wb else None
-        l.aq = self.qms[ab].qlayers()[n].aq if ab else None
-    return qm
 
 # %% ../nbs/08_widgets.ipynb #65587bdf
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
@@ -227,6 +201,93 @@ def widget(self: QuantErrorExplorer) -> W.Widget:
     "The assembled view."
     override_row = W.HBox([self.layer, self.lw, self.la, self.set_btn, self.clear_btn])
     return W.VBox([W.HBox([self.w, self.a]), override_row, self.chart, self.acc, self.timing])
+
+# %% ../nbs/08_widgets.ipynb #3a6a1aed
+def _budget_slider(budget: float, cands) -> W.FloatSlider:
+    "A slider of average weight bits from the narrowest to the widest candidate, starting at `budget`."
+    slider = W.FloatSlider(check_budget(budget, cands), min=min(cands), max=max(cands), step=0.125)
+    slider.description = 'avg W bits'
+    return slider
+
+# %% ../nbs/08_widgets.ipynb #63a6b685
+class BudgetExplorer(View):
+    "A weight-budget slider over `QuantErrorExplorer`: widths per layer, predicted and measured top-1 (RTN)."
+
+    def __init__(
+        self,
+        model: nn.Module,
+        held: torch.Tensor,  # synthetic images: sensitivities, ranges, the error batch
+        test: tuple | None = None,  # (x, y) real test slice for the measured top-1
+        candidates=(2, 3, 4, 8),
+        a_bits: int = 8,
+        proxy: str = DEFAULT_PROXY,
+        budget: float = 4.0,
+    ):
+        self.model, self.cands, self.proxy = model.eval(), check_candidates(candidates), check_proxy(proxy)
+        check_budget(budget, self.cands)  # before the ~10 s of sensitivities
+        check_bits(a_bits, 'a_bits', False)  # the explorer's slider would silently clamp 1 to 2
+        self.explorer = ex = QuantErrorExplorer(model, held, test)
+        ex.a.value = a_bits
+        self.sens = sensitivity_table(model, ex.held, self.cands, bank=ex.bank)
+        self.fp_top1 = evaluate(model, TensorBatches(*ex.test, batch_size=500))['top1'] if test else None
+        self.budget = _budget_slider(budget, self.cands)
+        self.chart, self.info = W.Image(format='png'), W.HTML()
+        self.budget.observe(lambda ch: self.update(), names='value')
+        self.update()
+
+# %% ../nbs/08_widgets.ipynb #46876ef2
+@patch
+def update(self: BudgetExplorer):
+    "Solve for the slider's budget, apply the widths to the explorer, redraw."
+    t0, ex = time.perf_counter(), self.explorer
+    self.policy = budget_policy(self.model, self.sens, self.budget.value, ex.a.value, self.cands, self.proxy)
+    ex.overrides = dict(self.policy.overrides)
+    ex.update()
+    self.storage = weight_storage(self.model, self.policy)
+    with torch.no_grad():
+        keep = (ex.qm(ex.held).argmax(1) == self.model(ex.held).argmax(1)).float().mean().item()
+    self.predicted = self.fp_top1 * keep if self.fp_top1 is not None else None
+    self.chart.value = self._draw()
+    self.seconds = time.perf_counter() - t0
+    self.info.value = self._summary(keep)
+
+# %% ../nbs/08_widgets.ipynb #adb2709a
+@patch
+def _summary(self: BudgetExplorer, keep: float) -> str:
+    s, ex = self.storage, self.explorer
+    acc = (
+        f"predicted top-1 {self.predicted:.2f} %, measured {ex.top1:.2f} % (FP32 {self.fp_top1:.2f} %)"
+        if self.predicted is not None
+        else f"{100 * keep:.1f} % of held images keep their class"
+    )
+    return (
+        f"<b>{s['avg_bits']:.3f} bits</b> per weight in the budget layers "
+        f"({s['avg_bits_all']:.3f} with first/last), "
+        f"{s['kib']:.1f} KiB of weights; {acc}; A{ex.a.value}; {self.seconds:.2f} s"
+    )
+
+# %% ../nbs/08_widgets.ipynb #5fac4cde
+@patch
+def _draw(self: BudgetExplorer) -> bytes:
+    rep, widths = self.explorer.report, self.storage['widths']
+    fig = Figure(figsize=(9, 3.0))
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(rep))
+    w = [widths[n] or 32 for n in rep.layer]
+    ax.bar(x, w, color=[f'C{sorted(set(w)).index(b)}' for b in w], label='weight bits (chosen)')
+    ax.set_ylabel('weight bits')
+    ax.set_xticks(x, list(rep.layer), rotation=90, fontsize=6)
+    ax2 = ax.twinx()
+    ax2.plot(x, rep.sqnr_db, 'k.-', lw=1, label='SQNR vs FP32 (dB)')
+    ax2.set_ylabel('SQNR (dB)')
+    ax.set_title(f'budget {self.budget.value} bits: chosen width per layer', fontsize=9)
+    return fig_png(fig)
+
+# %% ../nbs/08_widgets.ipynb #330370c2
+@patch
+def widget(self: BudgetExplorer) -> W.Widget:
+    "The slider, the summary, the width chart, then the explorer itself."
+    return W.VBox([W.HBox([self.budget, self.info]), self.chart, self.explorer.widget()])
 
 # %% ../nbs/08_widgets.ipynb #4a2fdb00
 def run_in_thread(view, work, background: bool = True):
@@ -387,26 +448,10 @@ def widget(self: SynthViewer) -> W.Widget:
     "The assembled view."
     return W.VBox([W.HBox([self.bar, self.stop_btn, self.status]), W.HBox([self.grid, self.curve])])
 
-# %% ../nbs/08_widgets.ipynb #d2db6a3e
-def bn_input_stats(model: nn.Module, images: torch.Tensor, batch: int = 256) -> dict:
-    "{BN layer: (mean, std)} of the BN inputs over `images` (pooled over batches), via a frozen copy."
-    t = frozen_teacher(model)
-    acc = {}
-    with BNStatHooks(t) as h, torch.no_grad():
-        for i in range(0, len(images), batch):
-            t(images[i : i + batch].contiguous(memory_format=torch.channels_last))
-            for n, (m, s) in h.stats.items():
-                acc.setdefault(n, []).append((m, s))
-    return {
-        n: (torch.stack([m for m, _ in v]).mean(0), torch.stack([s for _, s in v]).mean(0))
-        for n, v in acc.items()
-    }
-
-# %% ../nbs/08_widgets.ipynb #0830ca76
-def _bn_mismatch(stats: dict, targets: dict) -> dict:
-    "{BN layer: MSE of the measured mean + MSE of the measured std}, against the stored `targets`."
-    mse = torch.nn.functional.mse_loss
-    return {n: (mse(stats[n][0], mu) + mse(stats[n][1], sd)).item() for n, (mu, sd) in targets.items()}
+# %% ../nbs/08_widgets.ipynb #1a62b4f8
+def _layer_mismatch(stats: dict, targets: dict) -> dict:
+    "{BN layer: its term of the BN loss} for the statistics `stats` measured by `bn_input_stats`."
+    return {n: v.item() for n, v in bn_stat_loss(stats, targets)[1].items()}
 
 # %% ../nbs/08_widgets.ipynb #09338df0
 class BNAlignment(View):
@@ -415,7 +460,7 @@ class BNAlignment(View):
     def __init__(self, model: nn.Module, sources: dict):  # {name: images tensor or SyntheticData}
         self.targets = bn_targets(model)
         self.stats = {k: bn_input_stats(model, getattr(v, 'images', v)) for k, v in sources.items()}
-        self.mismatch = {k: _bn_mismatch(st, self.targets) for k, st in self.stats.items()}
+        self.mismatch = {k: _layer_mismatch(st, self.targets) for k, st in self.stats.items()}
         self.layer = W.Dropdown(options=list(self.targets), description='BN layer')
         self.detail, self.summary = W.Image(format='png'), W.Image(format='png')
         self.layer.observe(lambda ch: self.draw_layer(), names='value')

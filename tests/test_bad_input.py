@@ -533,7 +533,7 @@ def _explorer(model, held, test=None):
 
 
 def _budget_explorer(model, **kw):
-    from genie_nb.mixed import BudgetExplorer
+    from genie_nb.widgets import BudgetExplorer
 
     return BudgetExplorer(model, torch.randn(64, 1, 32, 32), **kw)
 

@@ -253,7 +253,7 @@ BUDGET_CELLS = [
     "from genie_nb.core import GenieError\n"
     "from genie_nb.models import load_bundled, ResNet20\n"
     "from genie_nb.data import load_fmnist\n"
-    "from genie_nb.mixed import BudgetExplorer\n"
+    "from genie_nb.widgets import BudgetExplorer\n"
     "try: model, _ = load_bundled('default')\n"
     "except GenieError: model = ResNet20().eval()\n"
     "held = torch.randn(64, 1, 32, 32, generator=torch.Generator().manual_seed(0))  # synthetic: N(0, 1)\n"

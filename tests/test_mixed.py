@@ -8,6 +8,7 @@ from genie_nb.core import GenieError
 from genie_nb.models import ResNet20
 from genie_nb.qmodel import BitPolicy, QModel
 from genie_nb.recon import QuantConfig, quantize
+from genie_nb.widgets import BudgetExplorer
 from genie_nb.mixed import (
     solve_widths,
     brute_force_widths,
@@ -17,7 +18,6 @@ from genie_nb.mixed import (
     weight_storage,
     check_budget,
     check_candidates,
-    BudgetExplorer,
     budget_layers,
 )
 
