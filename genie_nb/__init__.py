@@ -1,5 +1,6 @@
 __version__ = "0.1.0"
-# Package glue (not exported from a notebook): the one-call-per-stage public API of DESIGN.md §3.
+# Package glue (not exported from a notebook): the public API, one call per stage (see README.md and
+# docs/pages/architecture.md).
 from .core import GenieError
 from .models import load_bundled, load_checkpoint, load_torchvision
 from .data import load_fmnist, fmnist_loader

@@ -345,6 +345,15 @@ def due(self: LiveView) -> bool:
     affordable = self.max_overhead * (time.perf_counter() - self.t_start)
     return self.refreshes == 0 or self.draw_seconds <= affordable
 
+# %% ../nbs/08_widgets.ipynb #27cec960
+@patch
+def on_event(self: LiveView, ev: dict):
+    "Event subscriber: hand `ev` to the view's `_on_<kind>` method, if it has one; 'stop' when asked."
+    handler = getattr(self, f"_on_{ev['kind']}", None)
+    if handler is not None:
+        handler(ev)
+    return 'stop' if self.stop_flag else None
+
 # %% ../nbs/08_widgets.ipynb #749932dc
 @patch
 def start(self: LiveView, background: bool = True):
@@ -392,23 +401,27 @@ def _on_start(self: SynthViewer, ev: dict):
 
 # %% ../nbs/08_widgets.ipynb #50c05c54
 @patch
-def on_event(self: SynthViewer, ev: dict):
-    "Event subscriber: progress every step, redraw every `every` steps; 'stop' when asked."
-    k = ev['kind']
-    if k == 'start':
-        self._on_start(ev)
-    elif k == 'step':
-        self.bar.value += 1
-        self.losses.append(ev['loss'])
-        if 'images' in ev and ev['step'] % self.every == 0 and self.due():
-            self.draw(ev['images'], ev)
-    elif k == 'batch_done' and self.cfg.method not in OPTIMISED:
-        self.bar.value += 1
+def _on_step(self: SynthViewer, ev: dict):
+    "Progress every step; redraw every `every` steps when the event carries images and drawing is affordable."
+    self.bar.value += 1
+    self.losses.append(ev['loss'])
+    if 'images' in ev and ev['step'] % self.every == 0 and self.due():
         self.draw(ev['images'], ev)
-    elif k == 'done':
-        stopped = f" ({ev['stopped']})" if ev['stopped'] else ''
-        self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s{stopped}"
-    return 'stop' if self.stop_flag else None
+
+
+@patch
+def _on_batch_done(self: SynthViewer, ev: dict):
+    "A source that optimises nothing (gaussian, real) makes progress one batch at a time."
+    if self.cfg.method in OPTIMISED:
+        return
+    self.bar.value += 1
+    self.draw(ev['images'], ev)
+
+
+@patch
+def _on_done(self: SynthViewer, ev: dict):
+    stopped = f" ({ev['stopped']})" if ev['stopped'] else ''
+    self.status.value = f"done: {ev['n']} images in {ev['seconds']:.1f} s{stopped}"
 
 # %% ../nbs/08_widgets.ipynb #2c1dfe01
 @patch
@@ -534,25 +547,24 @@ def _new_history() -> dict:
 
 # %% ../nbs/08_widgets.ipynb #8f788129
 @patch
-def on_event(self: ReconDashboard, ev: dict):
-    "Event subscriber for `quantize`: record, update progress, redraw when affordable; 'stop' when asked."
-    k = ev['kind']
-    if k == 'start':
-        self._on_start(ev)
-    elif k == 'unit_start':
-        self._on_unit_start(ev)
-    elif k == 'step':
-        self.record(ev)
-        if ev['unit'] == self.unit.value and self.due():
-            self.draw_unit()
-    elif k == 'unit_done':
-        self.done[ev['unit']] = ev
-        self.bar.value = ev['index'] + 1
+def _on_step(self: ReconDashboard, ev: dict):
+    "Record every step; redraw the unit on show when drawing is affordable."
+    self.record(ev)
+    if ev['unit'] == self.unit.value and self.due():
         self.draw_unit()
-        self.draw_summary()
-    elif k == 'done':
-        self.status.value = f"done in {ev['seconds']:.1f} s"
-    return 'stop' if self.stop_flag else None
+
+
+@patch
+def _on_unit_done(self: ReconDashboard, ev: dict):
+    self.done[ev['unit']] = ev
+    self.bar.value = ev['index'] + 1
+    self.draw_unit()
+    self.draw_summary()
+
+
+@patch
+def _on_done(self: ReconDashboard, ev: dict):
+    self.status.value = f"done in {ev['seconds']:.1f} s"
 
 # %% ../nbs/08_widgets.ipynb #84d67d4d
 @patch
