@@ -21,6 +21,9 @@ PUBLIC = [
         'genie_nb.widgets',
         ['SynthViewer', 'BNAlignment', 'QuantErrorExplorer', 'BudgetExplorer', 'ReconDashboard'],
     ),
+    ('Measurements: the demo', 'genie_nb.bench.demo', ['run_demo', 'DemoConfig']),
+    ('Measurements: the grid', 'genie_nb.bench.grid', ['run_grid', 'run_row']),
+    ('Measurements: stage speeds', 'genie_nb.bench.speed', ['bench_synth', 'bench_recon', 'synth_step_seconds']),
 ]
 
 
@@ -28,9 +31,11 @@ def notebook(module: str, name: str) -> str:
     "The notebook that defines `name` (nbdev's index of symbols, genie_nb/_modidx.py)."
     from genie_nb._modidx import d
     obj = getattr(__import__(module, fromlist=[name]), name)
-    page = d['syms'][obj.__module__][f'{obj.__module__}.{name}'][0].split('.html')[0]  # 'qmodel'
-    nbs = Path(__file__).resolve().parent.parent / 'nbs'
-    return next(p.stem for p in sorted(nbs.glob('*.ipynb')) if p.stem.partition('_')[2] == page)
+    page = d['syms'][obj.__module__][f'{obj.__module__}.{name}'][0].split('.html')[0]  # 'qmodel', 'bench/speed'
+    folder, _, stem = page.rpartition('/')
+    nbs = Path(__file__).resolve().parent.parent / 'nbs' / folder
+    found = next(p.stem for p in sorted(nbs.glob('*.ipynb')) if p.stem.partition('_')[2] == stem)
+    return f'{folder}/{found}' if folder else found
 
 
 def signature(obj) -> str:
