@@ -16,12 +16,12 @@ from .precision import PRECISIONS, autocast, resolve_precision, unit_precision
 from .precision import precision_hint
 
 # %% auto #0
-__all__ = ['PTQ_METHOD_SPECS', 'METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES', 'CPU_ITERS',
-           'PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'RUN_KEY_FIELDS', 'ACT_STAGE', 'META_FIELDS',
-           'PTQMethodSpec', 'QuantConfig', 'arch_family', 'round_weight_for', 'find_units', 'unit_qlayers',
-           'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at', 'eval_unit_loss',
-           'reconstruct_unit', 'calib_images', 'check_calibration', 'data_fingerprint', 'unit_seed', 'lp_recon_loss',
-           'quantize', 'register_unit']
+__all__ = ['PTQ_METHOD_SPECS', 'PTQ_METHODS', 'ROUND_WEIGHT', 'FAMILY_ROUND_WEIGHT', 'BRECQ_ACT_STAGE', 'WEIGHT_RANGES',
+           'CPU_ITERS', 'PTQ_PRESETS', 'UNIT_TYPES', 'MAX_IMAGE_ABS', 'PROGRESS_FORMAT', 'RUN_KEY_FIELDS', 'ACT_STAGE',
+           'META_FIELDS', 'PTQMethodSpec', 'QuantConfig', 'arch_family', 'round_weight_for', 'find_units',
+           'unit_qlayers', 'set_weight_ranges', 'capture_io', 'cache_unit_io', 'recon_loss', 'beta_at',
+           'eval_unit_loss', 'reconstruct_unit', 'calib_images', 'check_calibration', 'data_fingerprint', 'unit_seed',
+           'lp_recon_loss', 'quantize', 'register_unit']
 
 # %% ../nbs/06_recon.ipynb #1e7217f7
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ PTQ_METHOD_SPECS = {
     ),
     'genie': PTQMethodSpec(1.0, learns_weight_step=True, learns_act_step=True, drops_activations=True),
 }
-METHODS = tuple(PTQ_METHOD_SPECS)  # the method names (the CLI's choices), in the order of the results tables
+PTQ_METHODS = tuple(PTQ_METHOD_SPECS)  # the method names (the CLI's choices), in the results tables' order
 
 # %% ../nbs/06_recon.ipynb #6fdb366d
 ROUND_WEIGHT = {name: spec.round_weight for name, spec in PTQ_METHOD_SPECS.items()}  # published λ (ResNet)
@@ -69,15 +69,18 @@ FAMILY_ROUND_WEIGHT = {
 BRECQ_ACT_STAGE = dict(iters_ratio=0.25, lr=4e-4, p=2.4)  # BRECQ: iters_a 5000 / iters_w 20000, --lr, --p
 WEIGHT_RANGES = ('zero', 'minmax')  # per-channel range includes zero (default) | raw min/max (BRECQ)
 CPU_ITERS = 200  # ≈ 2–3 min for a full genie run on the bundled ResNet-20 (measured CPU time: see the end)
-PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
+PTQ_PRESETS = {'cpu': dict(iters=CPU_ITERS), 'paper': dict(iters=20_000)}
+
+# %% ../nbs/06_recon.ipynb #9fc8bc30
+METHODS, PRESETS = PTQ_METHODS, PTQ_PRESETS  # short names: `from genie_nb.recon import METHODS`
 
 # %% ../nbs/06_recon.ipynb #206bb6fb
 def _check_quant_config(cfg: QuantConfig):
     "Raise GenieError for the first field of `cfg` that is out of range."
     check_bits(cfg.w_bits, 'w_bits', False)
     check_bits(cfg.a_bits, 'a_bits', False)
-    if cfg.method not in METHODS:
-        raise GenieError(f"method must be one of {METHODS}, not {cfg.method!r}")
+    if cfg.method not in PTQ_METHODS:
+        raise GenieError(f"method must be one of {PTQ_METHODS}, not {cfg.method!r}")
     if not (isinstance(cfg.iters, int) and cfg.iters >= 0):
         raise GenieError(f"iters must be an integer ≥ 0, not {cfg.iters!r}")
     if not (isinstance(cfg.recon_batch, int) and cfg.recon_batch >= 1):
@@ -114,7 +117,7 @@ class QuantConfig:
 
     w_bits: int = 4
     a_bits: int = 4
-    method: str = 'genie'  # one of METHODS
+    method: str = 'genie'  # one of PTQ_METHODS
     iters: int = CPU_ITERS  # optimisation steps per unit
     recon_batch: int = 32  # samples per step (any N ≥ recon_batch)
     round_weight: float | None = None  # λ of the rounding regulariser; None: published value for the family
@@ -149,9 +152,9 @@ def spec(self: QuantConfig) -> PTQMethodSpec:
 @patch(cls_method=True)
 def preset(cls: QuantConfig, name: str = 'cpu', **overrides) -> QuantConfig:
     "A named budget ('cpu' or 'paper') plus any field overrides."
-    if name not in PRESETS:
-        raise GenieError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return cls(**{**PRESETS[name], **overrides})
+    if name not in PTQ_PRESETS:
+        raise GenieError(f"unknown preset {name!r}; choose one of {sorted(PTQ_PRESETS)}")
+    return cls(**{**PTQ_PRESETS[name], **overrides})
 
 # %% ../nbs/06_recon.ipynb #ab63fd6a
 def arch_family(model: nn.Module) -> str:

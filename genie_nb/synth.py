@@ -17,7 +17,7 @@ from .precision import PRECISIONS, autocast, resolve_precision, fp32_layers, add
 from .precision import precision_hint
 
 # %% auto #0
-__all__ = ['SYNTH_METHOD_SPECS', 'METHODS', 'OPTIMISED', 'PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'GENIE_KEYS',
+__all__ = ['SYNTH_METHOD_SPECS', 'SYNTH_METHODS', 'OPTIMISED', 'SYNTH_PRESETS', 'METHOD_PRESETS', 'SYNTH_FORMAT', 'GENIE_KEYS',
            'GENIE_META_KEYS', 'channel_var_mean', 'BNStatHooks', 'bn_targets', 'input_stat_loss', 'bn_stat_loss',
            'zeroq_stat_loss', 'frozen_teacher', 'SwingConv', 'add_swing', 'GenieGenerator', 'SynthMethodSpec',
            'stat_loss_kind', 'stat_loss_fn', 'SynthConfig', 'infer_input_shape', 'check_input_shape', 'SyntheticData',
@@ -199,7 +199,7 @@ SYNTH_METHOD_SPECS = {
     'gaussian': SynthMethodSpec(),
     'real': SynthMethodSpec(real=True),
 }
-METHODS = tuple(SYNTH_METHOD_SPECS)
+SYNTH_METHODS = tuple(SYNTH_METHOD_SPECS)
 OPTIMISED = tuple(m for m, s in SYNTH_METHOD_SPECS.items() if s.optimises)  # they optimise `steps` per batch
 
 # %% ../nbs/03_synth.ipynb #4a816207
@@ -213,11 +213,14 @@ def stat_loss_fn(method: str):
     return zeroq_stat_loss if SYNTH_METHOD_SPECS[method].per_image else bn_stat_loss
 
 # %% ../nbs/03_synth.ipynb #f7357d59
-PRESETS = {
+SYNTH_PRESETS = {
     'cpu': dict(n=256, batch=64, steps=200, gen_width=32),
     'paper': dict(n=1024, batch=128, steps=4000, gen_width=128),
 }
 METHOD_PRESETS = {'zeroq': dict(steps=500)}  # a method's published budget, applied on top of any preset
+
+# %% ../nbs/03_synth.ipynb #05d4cd70
+METHODS, PRESETS = SYNTH_METHODS, SYNTH_PRESETS  # short names: `from genie_nb.synth import METHODS`
 
 # %% ../nbs/03_synth.ipynb #318a9964
 @dataclass
@@ -227,7 +230,7 @@ class SynthConfig:
     n: int = 256  # number of images
     batch: int = 64  # images optimised together (the last batch may be smaller)
     steps: int = 200  # optimisation steps per batch (genie, zeroq, pixels)
-    method: str = 'genie'  # one of METHODS
+    method: str = 'genie'  # one of SYNTH_METHODS
     seed: int = 0
     lr_latent: float = 0.1  # Adam lr of the latents (genie)
     lr_generator: float = 0.01  # Adam lr of the generator (genie)
@@ -250,8 +253,9 @@ class SynthConfig:
 @patch
 def check(self: SynthConfig):
     "Raise GenieError for a setting that cannot work."
-    if self.method not in METHODS:
-        raise GenieError(f"unknown synthesis method {self.method!r}; choose one of {', '.join(METHODS)}")
+    if self.method not in SYNTH_METHODS:
+        known = ', '.join(SYNTH_METHODS)
+        raise GenieError(f"unknown synthesis method {self.method!r}; choose one of {known}")
     for k in ('n', 'batch', 'steps', 'latent_dim', 'gen_width'):
         check_number(getattr(self, k), k, integer=True)
     for k in ('lr_latent', 'lr_generator', 'lr_pixels'):
@@ -271,9 +275,9 @@ def check(self: SynthConfig):
 @patch(cls_method=True)
 def preset(cls: SynthConfig, name: str = 'cpu', **kw) -> SynthConfig:
     "A named budget ('cpu' or 'paper'), with any field overridden by `kw`."
-    if name not in PRESETS:
-        raise GenieError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return cls(**{**PRESETS[name], **METHOD_PRESETS.get(kw.get('method', 'genie'), {}), **kw})
+    if name not in SYNTH_PRESETS:
+        raise GenieError(f"unknown preset {name!r}; choose one of {', '.join(SYNTH_PRESETS)}")
+    return cls(**{**SYNTH_PRESETS[name], **METHOD_PRESETS.get(kw.get('method', 'genie'), {}), **kw})
 
 # %% ../nbs/03_synth.ipynb #c1dfb7a0
 def infer_input_shape(model: nn.Module) -> tuple:

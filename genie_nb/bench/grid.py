@@ -20,7 +20,7 @@ from ..evaluate import evaluate
 from ..synth import SynthConfig, synthesize, SyntheticData, tqdm_subscriber
 from ..synth import OPTIMISED, stat_loss_kind
 from ..qmodel import BitPolicy
-from ..recon import QuantConfig, quantize, METHODS as PTQ_METHODS
+from ..recon import QuantConfig, quantize, PTQ_METHODS
 
 # %% auto #0
 __all__ = ['SOURCE_VARIANTS', 'GRID_COLUMNS', 'SOURCES', 'METHODS_ALL', 'BITS_ORDER', 'ABLATION_SOURCES', 'GRIDS', 'MIXED_BITS',

@@ -11,8 +11,8 @@ from ..core import *
 from ..models import load_bundled, ResNet20
 from ..data import load_fmnist
 from ..synth import SynthConfig, synthesize, frozen_teacher, infer_input_shape, check_input_shape
-from ..synth import PRESETS
-from ..recon import QuantConfig, METHODS, cache_unit_io, reconstruct_unit, unit_qlayers
+from ..synth import SYNTH_PRESETS
+from ..recon import QuantConfig, PTQ_METHODS, cache_unit_io, reconstruct_unit, unit_qlayers
 from ..qmodel import QModel
 
 # %% auto #0
@@ -102,7 +102,7 @@ def bench_synth(
     "Seconds per synthesis step of genie, zeroq (and the reference generator) vs the teacher floor; peak RSS."
     seed_everything(seed)
     shape = check_input_shape(frozen_teacher(model), input_shape or infer_input_shape(model))
-    width = gen_width or PRESETS['cpu']['gen_width']
+    width = gen_width or SYNTH_PRESETS['cpu']['gen_width']
     cfg = SynthConfig(batch=batch, gen_width=width, input_shape=shape, seed=seed)
     res = dict(batch=batch, steps=steps, threads=torch.get_num_threads(), gen_width=cfg.gen_width)
     res['floor_s'] = time_steps(floor_step(model, shape, batch), steps, warmup)
@@ -146,7 +146,7 @@ def bench_recon(
     a_bits: int = 4,
     device='cpu',
     init_ratios: int = 100,
-    methods=METHODS,  # which PTQ methods to time (genie and qdrop for the ratio)
+    methods=PTQ_METHODS,  # which PTQ methods to time (genie and qdrop for the ratio)
 ) -> dict:
     "Seconds per reconstruction step per method for one block, cache time for `n` samples, peak RSS (MiB)."
     model = default_bench_model() if model is None else model
