@@ -141,8 +141,9 @@ def notebooks() -> list[Path]:
 
 
 def nb_name(p: Path) -> str:
-    "A notebook's path below nbs/, e.g. '03_synth.ipynb' or 'bench/00_grid.ipynb': its page in the site."
-    return p.resolve().relative_to(ROOT / 'nbs').as_posix()
+    "A notebook's path below nbs/ ('03_synth.ipynb', 'bench/00_grid.ipynb': its page); elsewhere its name."
+    p = p.resolve()
+    return p.relative_to(ROOT / 'nbs').as_posix() if p.is_relative_to(ROOT / 'nbs') else p.name
 
 
 def execute_all(out: Path, workers: int, timeout: int) -> dict[str, Path]:
@@ -193,7 +194,7 @@ def site_links(md: str, here: str, page_dir: str = '') -> str:
 
 
 def page_copy(executed: Path, dest: Path, page_dir: str, tocs: list | None = None) -> None:
-    "The executed notebook as its page in site folder `page_dir` shows it: no directives; the index's toctree."
+    "The executed notebook as its page in site folder `page_dir` shows it: no directives; the index's toc."
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == 'code':
