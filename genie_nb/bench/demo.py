@@ -4,15 +4,13 @@
 
 # %% ../../nbs/bench/01_demo.ipynb #911ce103
 from __future__ import annotations
-import copy, csv, fcntl, json, os, platform, re, resource, statistics, subprocess, sys, tempfile, time
+import json, os, tempfile, time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-import torch, torch.nn as nn
+import torch
 from fastcore.basics import patch
-from tqdm.auto import tqdm
 from ..core import *
 from ..models import load_bundled
 from ..data import load_fmnist, TensorBatches

@@ -4,20 +4,15 @@
 
 # %% ../../nbs/bench/05_export.ipynb #a0d5430f
 from __future__ import annotations
-import copy, csv, fcntl, json, os, platform, re, resource, statistics, subprocess, sys, tempfile, time
-from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+import json, os, statistics, tempfile
 from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn
-from fastcore.basics import patch
-from tqdm.auto import tqdm
 from ..core import *
 import warnings
 import torchvision
 import onnxruntime as ort
-from ..models import ASSETS, BUNDLED, load_bundled
+from ..models import BUNDLED, load_bundled
 from ..qmodel import QModel, BitPolicy
 from ..export import *
 from .speed import alternate

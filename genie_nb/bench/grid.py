@@ -4,14 +4,10 @@
 
 # %% ../../nbs/bench/00_grid.ipynb #8a1f637d
 from __future__ import annotations
-import copy, csv, fcntl, json, os, platform, re, resource, statistics, subprocess, sys, tempfile, time
-from collections.abc import Callable
+import csv, fcntl, os, statistics, tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
-import torch, torch.nn as nn
-from fastcore.basics import patch
+import torch
 from tqdm.auto import tqdm
 from ..core import *
 from ..models import load_bundled, BUNDLED

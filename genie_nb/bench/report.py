@@ -4,22 +4,17 @@
 
 # %% ../../nbs/bench/02_report.ipynb #3909311d
 from __future__ import annotations
-import copy, csv, fcntl, json, os, platform, re, resource, statistics, subprocess, sys, tempfile, time
-from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+import json, os, re, statistics, tempfile
 from functools import partial
 from pathlib import Path
-import torch, torch.nn as nn
-from fastcore.basics import patch
-from tqdm.auto import tqdm
+import torch
 from ..core import *
 from matplotlib.figure import Figure
 from ..models import load_bundled, BUNDLED
-from ..data import load_fmnist, TensorBatches, FMNIST_CLASSES
-from ..synth import SynthConfig, synthesize, SyntheticData, bn_mismatch
+from ..data import FMNIST_CLASSES
+from ..synth import SyntheticData, bn_mismatch
 from ..qmodel import BitPolicy
-from .grid import calibration_data, read_results, grid_csv, row_key, parse_bits
+from .grid import calibration_data, read_results, parse_bits
 from .grid import SOURCES, BITS_ORDER, table_cell, in_order
 
 # %% auto #0
